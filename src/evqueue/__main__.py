@@ -1,0 +1,3 @@
+from evqueue.cli.engine import main
+
+raise SystemExit(main())
