@@ -163,3 +163,13 @@ def test_masked_hides_passwords():
     assert masked["database.url"] == "postgresql://evq:****@db/evq"
     assert list(masked) == sorted(masked)
     assert "s3" not in repr(masked)
+
+
+def test_paths_stay_put_after_chdir_to_a_relative_core_wd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    cfg = Config.from_mapping({"core.wd": "var", "core.pidfile": "evqueue.pid"})
+    expected = str(tmp_path / "var" / "evqueue.pid")
+    assert cfg.path("core.pidfile") == expected
+    monkeypatch.chdir(tmp_path / "var")
+    assert cfg.path("core.pidfile") == expected

@@ -69,6 +69,9 @@ class Config(Mapping[str, Any]):
                 raise ConfigError(f"{name}: {exc}", filename=filename, line=lines.get(name),
                                   key=name) from None
         self.filename = filename
+        # Relative paths are relative to core.wd, itself relative to the directory the node was
+        # started from: fixed now, so a later chdir(core.wd) does not move them.
+        self._base = os.path.abspath(self._values["core.wd"] or os.getcwd())
 
     @classmethod
     def defaults(cls) -> Config:
@@ -105,8 +108,7 @@ class Config(Mapping[str, Any]):
         value = str(self._values[key])
         if not value:
             return value
-        base = self._values["core.wd"] or os.getcwd()
-        return os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+        return os.path.normpath(os.path.join(self._base, os.path.expanduser(value)))
 
     def with_overrides(self, values: Mapping[str, str]) -> Config:
         """A copy with some raw values replaced (already substituted)."""
