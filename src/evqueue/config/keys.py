@@ -55,6 +55,9 @@ _ROWS: list[Key] = [
         "SysV message queue key: hex, decimal, or an existing path (ftok)"),
     Key("core.locale", "C.UTF-8", S, "locale of the engine"),
     Key("core.auth.enable", "yes", B, "challenge authentication on the API and websockets"),
+    Key("core.auth.secret", "", P,
+        "file holding the secret that wraps stored password hashes ('' = evQueue's plain SHA-1)",
+        ours=True),
     Key("core.fastshutdown", "yes", B, "close client connections on exit"),
     # forker
     Key("forker.pidfile", "/tmp/evqueue-forker.pid", P, "forker pidfile"),

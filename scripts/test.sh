@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's test command: installs the test dependencies, starts the database servers, checks
+# the code with ruff, runs the whole suite on SQLite, then the backend tests on PostgreSQL and
+# MariaDB. Exits non-zero on any failure. Usage: bash scripts/test.sh [extra pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/services.sh
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+
+.venv/bin/ruff check src tests bench
+
+run_pytest() {
+  local status=0
+  .venv/bin/python -m pytest "$@" || status=$?
+  # 5 = no test collected: a run that tests nothing is a failure here.
+  return $status
+}
+
+echo "== suite on SQLite"
+EVQUEUE_TEST_DB=sqlite run_pytest -q "$@"
+for backend in postgresql mariadb; do
+  echo "== backend tests on $backend"
+  EVQUEUE_TEST_DB=$backend run_pytest -q -m backends "$@"
+done

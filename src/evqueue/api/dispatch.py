@@ -1,0 +1,68 @@
+"""Dispatch: one dict lookup from (group, action) to handler, and evQueue's error rules.
+
+Rules:
+- An unknown group, or a known group with an unknown action: UNKNOWN_COMMAND.
+- A known group whose handlers all need an action, sent without one: MISSING_PARAMETER
+  ("Missing 'action' attribute").
+- Admin-only groups refuse non-admins before the action is looked at.
+- Any exception that is not an ``ApiError`` becomes a code-less KO for this command only; the
+  connection and the node carry on (evQueue would answer UNEXPECTED_EXCEPTION and close).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from evqueue.api.context import ApiContext
+from evqueue.api.session import Session
+from evqueue.api.table import CommandTable, Route
+from evqueue.protocol import ApiError, Command, MissingParameter, Response, UnknownCommand
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger("evqueue.api")
+
+
+class Dispatcher:
+    """Routes commands to the handlers of the given tables."""
+
+    def __init__(self, tables: Iterable[CommandTable]) -> None:
+        self.routes: dict[tuple[str, str | None], Route] = {}
+        self.groups: set[str] = set()
+        self.admin_groups: set[str] = set()
+        for table in tables:
+            self.admin_groups |= table.admin_groups
+            for route in table.routes:
+                key = (route.group, route.action)
+                if key in self.routes:
+                    raise ValueError(f"command {key} registered twice")
+                self.routes[key] = route
+                self.groups.add(route.group)
+
+    def route(self, session: Session, cmd: Command) -> Route:
+        """The route for ``cmd``, or the ApiError evQueue would answer."""
+        if cmd.group not in self.groups:
+            raise UnknownCommand()
+        if cmd.group in self.admin_groups:
+            session.require_admin()
+        route = self.routes.get((cmd.group, cmd.action))
+        if route is not None:
+            return route
+        if cmd.action is None:
+            raise MissingParameter.attribute("action")
+        raise UnknownCommand()
+
+    async def dispatch(self, ctx: ApiContext, session: Session, cmd: Command) -> Response:
+        """Run one command; always returns a response (KO on failure)."""
+        ctx.stats.api_queries += 1
+        try:
+            route = self.route(session, cmd)
+            return await route.handler(ctx, session, cmd)
+        except ApiError as error:
+            ctx.stats.api_exceptions += 1
+            return Response.from_error(error)
+        except Exception as exc:  # a bug in one handler must not take the connection down
+            ctx.stats.api_exceptions += 1
+            log.exception("error in %s/%s", cmd.group, cmd.action)
+            return Response.from_error(ApiError(f"Internal error: {exc}"))

@@ -1,0 +1,122 @@
+"""The runner: wires the parts of a node together, and takes them down in reverse order.
+
+Rules:
+- Start-up follows evQueue's order (semantics.md §6.5): storage, process manager, engine (resume),
+  then the listeners; shutdown stops the listeners first, then the engine (force-savepoint of
+  running instances), then storage. Every part is entered on one ``AsyncExitStack``.
+- Signals arrive only through ``loop.add_signal_handler``: SIGTERM/SIGINT stop, SIGHUP reloads
+  the database-backed definitions, SIGUSR1 runs pending retries now.
+- The runner holds no logic of its own beyond wiring; each part owns its behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from evqueue.config import Config
+from evqueue.server.logs import DbLogHandler
+from evqueue.storage.database import Database
+from evqueue.storage.logs import LogRow, add_logs
+
+__all__ = ["Runner"]
+
+log = logging.getLogger("evqueue.server")
+
+DB_LOG_FLUSH_INTERVAL = 0.5
+
+
+class Runner:
+    """One node: ``await Runner(cfg).run()`` serves until a stop signal."""
+
+    def __init__(self, cfg: Config, *, db_log: DbLogHandler | None = None,
+                 on_ready: Callable[[], None] = lambda: None,
+                 forker: object | None = None) -> None:
+        self.cfg = cfg
+        self.db_log = db_log
+        self.on_ready = on_ready
+        self.forker = forker
+        self.db: Database | None = None
+        self._stop = asyncio.Event()
+        self._reload_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._retry_hooks: list[Callable[[], None]] = []
+
+    def stop(self) -> None:
+        """Ask the node to shut down (what SIGTERM does)."""
+        self._stop.set()
+
+    def on_reload(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` on SIGHUP (reload of the database-backed definitions)."""
+        self._reload_hooks.append(hook)
+
+    def on_retry_flush(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` on SIGUSR1 (pending retries run now)."""
+        self._retry_hooks.append(hook)
+
+    async def run(self) -> None:
+        """Start every part, serve until stopped, then shut down in reverse order."""
+        loop = asyncio.get_running_loop()
+        async with contextlib.AsyncExitStack() as stack:
+            self._install_signals(loop, stack)
+            self.db = await Database.from_config(self.cfg)
+            stack.push_async_callback(self.db.close)
+            await self.db.create_schema()
+            if self.db_log is not None:
+                stack.enter_context(self._background(self._flush_db_log()))
+                stack.push_async_callback(self._write_db_log)
+            if await self.db.admin_password_is_default():
+                log.warning("user 'admin' still has the default password 'admin': change it "
+                            "(<user action=\"change_password\" …/>)")
+            log.log(25, "node %s started", self.cfg.node_name)
+            self.on_ready()
+            await self._stop.wait()
+            log.log(25, "node %s stopping", self.cfg.node_name)
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop,
+                         stack: contextlib.AsyncExitStack) -> None:
+        handlers = {
+            signal.SIGTERM: self.stop,
+            signal.SIGINT: self.stop,
+            signal.SIGHUP: lambda: loop.create_task(self._reload()),
+            signal.SIGUSR1: self._flush_retries,
+        }
+        for signum, handler in handlers.items():
+            loop.add_signal_handler(signum, handler)
+            stack.callback(loop.remove_signal_handler, signum)
+
+    async def _reload(self) -> None:
+        log.log(25, "SIGHUP: reloading definitions")
+        for hook in self._reload_hooks:
+            await hook()
+
+    def _flush_retries(self) -> None:
+        log.log(25, "SIGUSR1: running pending retries now")
+        for hook in self._retry_hooks:
+            hook()
+
+    @contextlib.contextmanager
+    def _background(self, coro: Awaitable[None]):  # type: ignore[no-untyped-def]
+        task = asyncio.ensure_future(coro)
+        try:
+            yield task
+        finally:
+            task.cancel()
+
+    async def _flush_db_log(self) -> None:
+        while True:
+            await asyncio.sleep(DB_LOG_FLUSH_INTERVAL)
+            await self._write_db_log()
+
+    async def _write_db_log(self) -> None:
+        assert self.db_log is not None and self.db is not None
+        records = self.db_log.take()
+        if not records:
+            return
+        try:
+            await add_logs(self.db, [LogRow(self.cfg.node_name, r.level, r.message, r.timestamp)
+                                     for r in records])
+        except Exception as exc:  # a DB outage must not stop the node; the lines go to syslog
+            logging.getLogger("evqueue.server.dblog").debug("could not write logs: %s", exc)

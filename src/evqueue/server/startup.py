@@ -1,0 +1,106 @@
+"""Start-up of a node, in evQueue's order (semantics.md §6.5).
+
+Rules:
+- Everything that can fail because of the configuration or the database is done BEFORE
+  daemonizing, so the person starting the node sees the error on the terminal.
+- Order: identity (chdir ``core.wd``, gid, uid) → checks and logging → database schema → pidfile
+  lock → daemonize → write pid → serve (``Runner``). The pidfile is removed on a clean exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import locale
+import logging
+import os
+
+from evqueue.config import Config, ConfigError, check, warnings
+from evqueue.server.daemon import Readiness, daemonize
+from evqueue.server.logs import setup_logging
+from evqueue.server.pidfile import AlreadyRunning, PidFile
+
+__all__ = ["StartupError", "apply_identity", "prepare_database", "start_node"]
+
+log = logging.getLogger("evqueue.server")
+
+
+class StartupError(Exception):
+    """The node cannot start; the message says why, for a person."""
+
+
+def apply_identity(cfg: Config) -> None:
+    """chdir to ``core.wd``, then switch to ``core.gid`` / ``core.uid`` when they are not 0."""
+    wd = cfg["core.wd"]
+    if wd:
+        try:
+            os.chdir(wd)
+        except OSError as exc:
+            raise StartupError(f"core.wd: cannot change directory to '{wd}': "
+                               f"{exc.strerror}") from None
+    try:
+        if cfg["core.gid"]:
+            os.setregid(cfg["core.gid"], cfg["core.gid"])
+        if cfg["core.uid"]:
+            os.setreuid(cfg["core.uid"], cfg["core.uid"])
+    except PermissionError as exc:
+        raise StartupError(f"core.uid/core.gid: cannot switch identity: {exc.strerror}") from None
+
+
+async def prepare_database(cfg: Config, wait_db: bool) -> None:
+    """Connect, create or upgrade the schema, and disconnect (errors stop start-up)."""
+    from evqueue.storage.database import Database
+
+    db = await Database.from_config(cfg)
+    try:
+        if wait_db:
+            await db.wait_for_db(timeout=float("inf"))
+        await db.create_schema()
+    finally:
+        await db.close()
+
+
+def start_node(cfg: Config, *, daemon: bool, wait_db: bool = False) -> int:
+    """Start a node and serve until it is stopped; returns the process exit code.
+
+    Raises:
+        StartupError: a problem found before the node could serve.
+    """
+    apply_identity(cfg)
+    try:
+        check(cfg)
+    except ConfigError as exc:
+        raise StartupError(str(exc)) from None
+    db_log = setup_logging(cfg, to_stderr=not daemon)
+    for warning in warnings(cfg):
+        log.warning("%s", warning)
+    try:
+        locale.setlocale(locale.LC_ALL, cfg["core.locale"])
+    except locale.Error:
+        log.warning("core.locale: locale '%s' is not available, keeping the default",
+                    cfg["core.locale"])
+    try:
+        asyncio.run(prepare_database(cfg, wait_db))
+    except Exception as exc:
+        raise StartupError(f"database: {exc}") from None
+
+    pidfile = PidFile(cfg.path("core.pidfile"))
+    try:
+        pidfile.acquire()
+    except AlreadyRunning as exc:
+        raise StartupError(str(exc)) from None
+    except OSError as exc:
+        raise StartupError(f"core.pidfile: cannot open '{pidfile.path}': {exc.strerror}") from None
+
+    readiness = daemonize(pidfile.close_without_removing) if daemon else Readiness(None)
+    pidfile.write()
+    try:
+        from evqueue.server.runner import Runner
+
+        asyncio.run(Runner(cfg, db_log=db_log, on_ready=readiness.ready).run())
+    except Exception as exc:
+        log.critical("node stopped on an error: %s", exc, exc_info=True)
+        readiness.failed(str(exc))
+        return 1
+    finally:
+        pidfile.release()
+    return 0
