@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from evqueue.process.ipc import parse_qid, remove_queue
+
 __all__ = ["Node", "free_port", "wait_for"]
 
 START_TIMEOUT = 20.0
@@ -68,8 +70,16 @@ class Node:
             "database.url": db_url or f"sqlite:///{self.directory / 'evqueue.db'}",
         }
         values.update(settings or {})
+        self.socket_path = values["network.bind.path"]
         self.config_path.write_text("".join(f"{k} = '{v}'\n" for k, v in values.items()))
         self.process: subprocess.Popen[bytes] | None = None
+        # The IPC key comes from the directory's inode; a recycled inode could bring back a
+        # queue (and task exits) left by an earlier test run.
+        self.remove_ipc_queue()
+
+    def remove_ipc_queue(self) -> None:
+        """Drop this node's SysV queue, if it exists."""
+        remove_queue(parse_qid(str(self.directory)))
 
     def command(self, *extra: str) -> list[str]:
         """The command line that runs this node's engine."""
@@ -93,8 +103,22 @@ class Node:
         return self
 
     def serving(self) -> bool:
-        """True once the node's pidfile holds a pid and the node said it serves."""
-        return self.pid() is not None and f"node {self.name} started" in self.output()
+        """True once the pidfile holds a pid, the node said it serves and its unix socket
+        accepts connections."""
+        return (self.pid() is not None and f"node {self.name} started" in self.output()
+                and self.accepts())
+
+    def accepts(self) -> bool:
+        """True when a connection to the node's unix socket is accepted (or it has none)."""
+        if not self.socket_path:
+            return True
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1.0)
+            try:
+                sock.connect(self.socket_path)
+            except OSError:
+                return False
+        return True
 
     def pid(self) -> int | None:
         """The pid in the node's pidfile, if any."""

@@ -1,5 +1,6 @@
 """A node's life: start on a fresh directory, pidfile, daemon mode, second start refused, stop."""
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -109,3 +110,35 @@ def test_warnings_reach_the_database_log(tmp_path):
         assert wait_for(lambda: bool(logged()), 10), "the admin password warning goes to t_log"
     finally:
         node.stop()
+
+
+def test_forker_runs_beside_the_node_and_leaves_with_it(tmp_path):
+    node = Node(tmp_path / "n1").start()
+    forker_pidfile = tmp_path / "n1" / "forker.pid"
+    assert wait_for(forker_pidfile.exists, 10)
+    forker = int(forker_pidfile.read_text())
+    with open(f"/proc/{forker}/comm") as comm:
+        assert comm.read().strip() == "evq_forker"
+    node.stop()
+    assert wait_for(lambda: not os.path.exists(f"/proc/{forker}"), 10)
+
+
+def test_missing_ipc_directory_stops_startup_naming_it(tmp_path):
+    node = Node(tmp_path / "n1", settings={"core.ipc.qid": str(tmp_path / "no-such-dir")})
+    result = node.run()
+    assert result.returncode == 1
+    assert "core.ipc.qid" in result.stderr and "no-such-dir" in result.stderr
+
+
+def test_ipc_utilities(tmp_path):
+    node = Node(tmp_path / "n1")
+    stats = node.run("--ipcq-stats")
+    assert stats.returncode == 0, stats.stderr
+    assert "Queue size : " in stats.stdout and "Pending messages : 0" in stats.stdout
+    sent = node.run("--ipc-terminate-tid", "42")
+    assert sent.returncode == 0, sent.stderr
+    assert "Pending messages : 1" in node.run("--ipcq-stats").stdout
+    removed = node.run("--ipcq-remove")
+    assert removed.returncode == 0, removed.stderr
+    assert "Pending messages : 0" in node.run("--ipcq-stats").stdout
+    node.run("--ipcq-remove")

@@ -82,7 +82,7 @@ def _ipc_utility(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-untyp
     from evqueue.process import ipc
 
     try:
-        key = ipc.resolve_key(cfg["core.ipc.qid"])
+        key = ipc.parse_qid(cfg["core.ipc.qid"])
         if args.ipcq_stats:
             size, pending = ipc.queue_stats(key)
             print(f"Queue size : {size}")

@@ -2,8 +2,9 @@
 
 Rules:
 - Start-up follows evQueue's order (semantics.md §6.5): storage, process manager, engine (resume),
-  then the listeners; shutdown stops the listeners first, then the engine (force-savepoint of
-  running instances), then storage. Every part is entered on one ``AsyncExitStack``.
+  then the listeners (the XML API on TCP and the unix socket, before ``on_ready``); shutdown
+  stops the listeners first, then the engine (force-savepoint of running instances), then
+  storage. Every part is entered on one ``AsyncExitStack``.
 - Signals arrive only through ``loop.add_signal_handler``: SIGTERM/SIGINT stop, SIGHUP reloads
   the database-backed definitions, SIGUSR1 runs pending retries now.
 - The runner holds no logic of its own beyond wiring; each part owns its behaviour.
@@ -17,7 +18,16 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from evqueue.api.audit import record_change
+from evqueue.api.context import ApiContext
+from evqueue.api.dispatch import Dispatcher
+from evqueue.api.login import Authenticator, load_secret, modules_served
+from evqueue.api.modules import all_tables
+from evqueue.api.tools import MODULES
 from evqueue.config import Config
+from evqueue.process.forker_handle import ForkerHandle
+from evqueue.process.spec import ProcessSettings
+from evqueue.server.api_server import ApiServer
 from evqueue.server.logs import DbLogHandler
 from evqueue.storage.database import Database
 from evqueue.storage.logs import LogRow, add_logs
@@ -34,12 +44,15 @@ class Runner:
 
     def __init__(self, cfg: Config, *, db_log: DbLogHandler | None = None,
                  on_ready: Callable[[], None] = lambda: None,
-                 forker: object | None = None) -> None:
+                 forker: ForkerHandle | None = None,
+                 process_settings: ProcessSettings | None = None) -> None:
         self.cfg = cfg
         self.db_log = db_log
         self.on_ready = on_ready
         self.forker = forker
+        self.process_settings = process_settings or ProcessSettings.from_config(cfg)
         self.db: Database | None = None
+        self.api: ApiServer | None = None
         self._stop = asyncio.Event()
         self._reload_hooks: list[Callable[[], Awaitable[None]]] = []
         self._retry_hooks: list[Callable[[], None]] = []
@@ -61,6 +74,9 @@ class Runner:
         loop = asyncio.get_running_loop()
         async with contextlib.AsyncExitStack() as stack:
             self._install_signals(loop, stack)
+            if self.forker is not None:
+                # after the tasks' monitors are detached from it, the forker just exits on EOF
+                stack.push_async_callback(self.forker.aclose)
             self.db = await Database.from_config(self.cfg)
             stack.push_async_callback(self.db.close)
             await self.db.create_schema()
@@ -70,10 +86,23 @@ class Runner:
             if await self.db.admin_password_is_default():
                 log.warning("user 'admin' still has the default password 'admin': change it "
                             "(<user action=\"change_password\" …/>)")
+            self.api = self._build_api(self.db)
+            await self.api.start()
+            stack.push_async_callback(self.api.stop)
             log.log(25, "node %s started", self.cfg.node_name)
             self.on_ready()
             await self._stop.wait()
             log.log(25, "node %s stopping", self.cfg.node_name)
+
+    def _build_api(self, db: Database) -> ApiServer:
+        """The XML API: handlers' context, dispatcher, login and listeners."""
+        secret = load_secret(self.cfg)
+        ctx = ApiContext(cfg=self.cfg, db=db)
+        dispatcher = Dispatcher(all_tables(), on_change=[record_change])
+        modules = modules_served(dispatcher.groups)
+        ctx.extras[MODULES] = modules
+        auth = Authenticator(self.cfg, db, secret=secret, modules=modules)
+        return ApiServer(ctx, dispatcher, auth)
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop,
                          stack: contextlib.AsyncExitStack) -> None:

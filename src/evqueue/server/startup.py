@@ -3,8 +3,11 @@
 Rules:
 - Everything that can fail because of the configuration or the database is done BEFORE
   daemonizing, so the person starting the node sees the error on the terminal.
-- Order: identity (chdir ``core.wd``, gid, uid) → checks and logging → database schema → pidfile
-  lock → daemonize → write pid → serve (``Runner``). The pidfile is removed on a clean exit.
+- Order: identity (chdir ``core.wd``, gid, uid) → checks (incl. the IPC key) and logging →
+  database schema → pidfile lock → forker → daemonize → write pid → serve (``Runner``). The
+  pidfile is removed on a clean exit.
+- The forker is started before daemonizing (it is a child of the start-up process, in a session
+  of its own): forking it later, from the big engine process, would cost more per task.
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ import asyncio
 import locale
 import logging
 import os
+import subprocess
 
 from evqueue.config import Config, ConfigError, check, warnings
+from evqueue.process.errors import IpcKeyError
+from evqueue.process.forker_handle import start_forker
+from evqueue.process.spec import ProcessSettings
 from evqueue.server.daemon import Readiness, daemonize
 from evqueue.server.logs import setup_logging
 from evqueue.server.pidfile import AlreadyRunning, PidFile
@@ -68,7 +75,8 @@ def start_node(cfg: Config, *, daemon: bool, wait_db: bool = False) -> int:
     apply_identity(cfg)
     try:
         check(cfg)
-    except ConfigError as exc:
+        settings = ProcessSettings.from_config(cfg)
+    except (ConfigError, IpcKeyError) as exc:
         raise StartupError(str(exc)) from None
     db_log = setup_logging(cfg, to_stderr=not daemon)
     for warning in warnings(cfg):
@@ -91,12 +99,22 @@ def start_node(cfg: Config, *, daemon: bool, wait_db: bool = False) -> int:
     except OSError as exc:
         raise StartupError(f"core.pidfile: cannot open '{pidfile.path}': {exc.strerror}") from None
 
+    try:
+        # a daemon's forker must not hold the starting terminal's stderr open
+        forker = start_forker(cfg.path("forker.pidfile"),
+                              stderr=subprocess.DEVNULL if daemon else None)
+    except OSError as exc:
+        pidfile.release()
+        raise StartupError(f"cannot start the forker: {exc}") from None
+
     readiness = daemonize(pidfile.close_without_removing) if daemon else Readiness(None)
     pidfile.write()
     try:
         from evqueue.server.runner import Runner
 
-        asyncio.run(Runner(cfg, db_log=db_log, on_ready=readiness.ready).run())
+        runner = Runner(cfg, db_log=db_log, on_ready=readiness.ready, forker=forker,
+                        process_settings=settings)
+        asyncio.run(runner.run())
     except Exception as exc:
         log.critical("node stopped on an error: %s", exc, exc_info=True)
         readiness.failed(str(exc))

@@ -1,0 +1,335 @@
+"""The engine's side of process management (asyncio): spawn, kill, tail, and exit delivery.
+
+Rules:
+- Nothing here blocks the event loop: spawn requests go to the forker through a non-blocking
+  pipe transport, the forker's replies (monitor pids) come back through a read-pipe transport,
+  and the SysV queue is read by the gatherer thread (:mod:`evqueue.process.gatherer`).
+- Callbacks run on the loop: ``on_started(tid, pid)`` once the forker has forked the monitor,
+  ``on_progress(tid, percent)``, ``on_exit(TaskExit)``. For a task spawned by this manager,
+  ``on_started`` always comes before its progress and exit (they are held back until the
+  forker's reply arrives).
+- Exits of tasks this manager did not spawn (an engine restart: they waited in the kernel queue)
+  are delivered like any other; the engine maps tid → task and decides.
+- ``kill(tid)`` sends SIGTERM to the monitor, which SIGKILLs the task's process group and still
+  reports the exit.
+- ``tail`` reads at most ``processmanager.logs.tailsize`` bytes of a local file, directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+
+from evqueue.process.errors import ForkerError, TaskOutputNotFound
+from evqueue.process.forker import FORKER_NAME, REPLY, encode_request
+from evqueue.process.forker_handle import ForkerHandle, start_forker
+from evqueue.process.gatherer import (
+    Delivery,
+    Gatherer,
+    TaskExit,
+    clean_text,
+    start_gatherer,
+)
+from evqueue.process.ipc import NotificationExitMessage, ProgressMessage, open_queue
+from evqueue.process.monitor import MONITOR_NAME
+from evqueue.process.spec import OUTPUT_KINDS, ProcessSettings, TaskSpec, task_file
+
+__all__ = ["ProcessManager", "TaskExit", "monitor_alive"]
+
+logger = logging.getLogger(__name__)
+
+ExitCallback = Callable[[TaskExit], None]
+ProgressCallback = Callable[[int, int], None]
+StartedCallback = Callable[[int, int], None]
+NotificationCallback = Callable[[NotificationExitMessage], None]
+LostCallback = Callable[[], None]
+
+
+def _process_state(pid: int) -> tuple[bytes, str] | None:
+    """(state letter, comm) of a process, or None when it does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/comm", "rb") as comm:
+            name = comm.read().strip().decode("utf-8", "replace")
+    except (OSError, IndexError):
+        return None
+    return state, name
+
+
+def monitor_alive(pid: int) -> bool:
+    """True if ``pid`` is a live monitor (used to re-attach to tasks after a restart).
+
+    Args:
+        pid: the monitor pid stored with the task.
+
+    Returns:
+        Whether that process exists, is not a zombie, and is named ``evq_monitor``.
+    """
+    info = _process_state(pid) if pid > 0 else None
+    return info is not None and info[0] != b"Z" and info[1] == MONITOR_NAME
+
+
+def _own_monitor_alive(pid: int) -> bool:
+    """Like :func:`monitor_alive`, also accepting a monitor so new it still has the forker's
+    name. Checked before signalling, so a pid reused after the monitor ended is never hit."""
+    info = _process_state(pid)
+    return info is not None and info[0] != b"Z" and info[1] in (MONITOR_NAME, FORKER_NAME)
+
+
+class _PipeProtocol(asyncio.Protocol):
+    """Base of the two pipe protocols: ``closed`` resolves once the pipe's fd is closed."""
+
+    def __init__(self) -> None:
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class _ReplyProtocol(_PipeProtocol):
+    """Reads the forker's ``(tid, pid)`` replies."""
+
+    def __init__(self, manager: ProcessManager) -> None:
+        super().__init__()
+        self._manager = manager
+        self._buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= REPLY.size:
+            tid, pid = REPLY.unpack_from(self._buffer)
+            del self._buffer[: REPLY.size]
+            self._manager._on_reply(tid, pid)
+
+    def eof_received(self) -> bool | None:
+        self._manager._forker_gone()
+        return None
+
+
+class ProcessManager:
+    """Spawns tasks through the forker and delivers their progress and exits."""
+
+    def __init__(
+        self,
+        settings: ProcessSettings,
+        on_exit: ExitCallback,
+        on_progress: ProgressCallback,
+        *,
+        on_started: StartedCallback | None = None,
+        on_notification_exit: NotificationCallback | None = None,
+        on_forker_lost: LostCallback | None = None,
+        forker: ForkerHandle | None = None,
+    ) -> None:
+        """Create the manager (nothing starts before :meth:`start`).
+
+        Args:
+            settings: the node's process settings.
+            on_exit: called with each finished task.
+            on_progress: called with ``(tid, percent)``.
+            on_started: called with ``(tid, monitor_pid)`` once the monitor exists.
+            on_notification_exit: called with type-2 messages (notification plugins).
+            on_forker_lost: called if the forker exits while the manager runs (no task can be
+                started any more; spawn requests not yet answered are reported as exits -1).
+            forker: an already started forker (started before daemonizing); None → this
+                manager starts one in :meth:`start` and stops it in :meth:`stop`.
+        """
+        self.settings = settings
+        self._on_exit = on_exit
+        self._on_progress = on_progress
+        self._on_started = on_started
+        self._on_notification_exit = on_notification_exit
+        self._on_forker_lost = on_forker_lost
+        self._forker = forker
+        self._owns_forker = forker is None
+        self._requests: asyncio.WriteTransport | None = None
+        self._replies: asyncio.ReadTransport | None = None
+        self._pipes: list[_PipeProtocol] = []
+        self._gatherer: Gatherer | None = None
+        self._forker_lost = False
+        self._monitors: dict[int, int] = {}  # tid → monitor pid
+        self._pending: set[int] = set()  # spawned, forker reply not yet received
+        self._held_exits: dict[int, TaskExit] = {}
+        self._held_progress: dict[int, int] = {}
+        self._kill_on_start: set[int] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start (or attach to) the forker, open the IPC queue, start reading exits.
+
+        Raises:
+            ForkerError: the given forker handle is closed.
+            sysv_ipc.Error: the queue cannot be opened.
+        """
+        loop = asyncio.get_running_loop()
+        if self._forker is None:
+            self._forker = start_forker(self.settings.forker_pidfile)
+        if self._forker.closed:
+            raise ForkerError("the forker handle is closed")
+        request_pipe = os.fdopen(os.dup(self._forker.request_fd), "wb", buffering=0)
+        reply_pipe = os.fdopen(os.dup(self._forker.reply_fd), "rb", buffering=0)
+        self._requests, writer = await loop.connect_write_pipe(_PipeProtocol, request_pipe)
+        self._replies, reader = await loop.connect_read_pipe(
+            lambda: _ReplyProtocol(self), reply_pipe
+        )
+        self._pipes = [writer, reader]
+        queue = open_queue(self.settings.ipc_key)
+        self._gatherer = start_gatherer(queue, self.settings, self._deliver)
+
+    async def stop(self) -> None:
+        """Stop reading exits (pending ones stay in the kernel queue) and release the forker.
+
+        Running monitors and tasks are not affected. Exits received before the call are all
+        delivered before it returns.
+        """
+        if self._gatherer is not None:
+            await self._gatherer.stop()
+            self._gatherer = None
+        for transport in (self._requests, self._replies):
+            if transport is not None:
+                transport.close()
+        self._requests = self._replies = None
+        # Our duplicates of the pipe fds must really be closed before the forker can see EOF.
+        await asyncio.gather(*(pipe.closed for pipe in self._pipes))
+        self._pipes = []
+        if self._owns_forker and self._forker is not None:
+            forker, self._forker = self._forker, None
+            await forker.aclose()
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def spawn(self, spec: TaskSpec) -> None:
+        """Ask the forker for a monitor running ``spec`` (never blocks).
+
+        Args:
+            spec: the task.
+
+        Raises:
+            ForkerError: the manager is not started or the forker died.
+            ValueError: a task with this tid is already running here, or the spec is too large.
+        """
+        if self._requests is None or self._forker_lost:
+            raise ForkerError("the forker is not running")
+        if spec.tid in self._pending or spec.tid in self._monitors:
+            raise ValueError(f"task {spec.tid} is already running")
+        self._requests.write(encode_request(spec.tid, spec.encode()))
+        self._pending.add(spec.tid)
+
+    def kill(self, tid: int, pid: int | None = None) -> bool:
+        """Kill a task: SIGTERM to its monitor, which SIGKILLs the task's process group.
+
+        Args:
+            tid: the task id.
+            pid: the monitor pid, for a task this manager did not spawn (after a restart).
+
+        Returns:
+            True if a signal was sent (or will be, as soon as the monitor exists).
+        """
+        if tid in self._pending:
+            self._kill_on_start.add(tid)
+            return True
+        if tid in self._monitors:
+            pid = self._monitors[tid]
+            if not _own_monitor_alive(pid):
+                return False
+        elif pid is None or not monitor_alive(pid):
+            return False
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def monitor_pid(self, tid: int) -> int | None:
+        """The monitor pid of a task this manager spawned and has not seen exit."""
+        return self._monitors.get(tid)
+
+    def tail(self, tid: int, kind: str, size: int | None = None) -> str:
+        """The end of a running task's live output.
+
+        Args:
+            tid: the task id.
+            kind: ``stdout``, ``stderr`` or ``log``.
+            size: bytes to return (default ``processmanager.logs.tailsize``).
+
+        Returns:
+            The last ``size`` bytes, decoded.
+
+        Raises:
+            ValueError: unknown kind.
+            TaskOutputNotFound: no such file (unknown tid, or the task already ended).
+        """
+        if kind not in OUTPUT_KINDS:
+            raise ValueError(f"unknown output type {kind!r}")
+        size = self.settings.tail_size if size is None else size
+        path = task_file(self.settings.logs_directory, self.settings.node, tid, kind)
+        try:
+            with open(path, "rb") as file:
+                end = file.seek(0, os.SEEK_END)
+                file.seek(max(0, end - size))
+                return clean_text(file.read(size))
+        except FileNotFoundError:
+            raise TaskOutputNotFound(f"no {kind} output for task {tid}") from None
+
+    # -- events from the forker and the gatherer -------------------------------------------------
+
+    def _on_reply(self, tid: int, pid: int) -> None:
+        self._pending.discard(tid)
+        if pid < 0:
+            message = f"Could not fork monitor: {os.strerror(-pid)}"
+            logger.error("task %d: %s", tid, message)
+            self._call(self._on_exit, TaskExit(tid, 0, -1, "", message, ""))
+            return
+        self._monitors[tid] = pid
+        if self._on_started is not None:
+            self._call(self._on_started, tid, pid)
+        if tid in self._kill_on_start:
+            self._kill_on_start.discard(tid)
+            self.kill(tid)
+        if tid in self._held_progress:
+            self._call(self._on_progress, tid, self._held_progress.pop(tid))
+        if tid in self._held_exits:
+            self._deliver(self._held_exits.pop(tid))
+
+    def _forker_gone(self) -> None:
+        if self._requests is None:
+            return  # we are stopping
+        self._forker_lost = True
+        logger.error("the forker exited; %d spawn request(s) lost", len(self._pending))
+        pending, self._pending = sorted(self._pending), set()
+        for tid in pending:
+            self._held_progress.pop(tid, None)
+            held = self._held_exits.pop(tid, None)  # the monitor ran: its real exit wins
+            self._call(self._on_exit, held or TaskExit(tid, 0, -1, "", "The forker exited", ""))
+        if self._on_forker_lost is not None:
+            self._call(self._on_forker_lost)
+
+    def _deliver(self, item: Delivery) -> None:
+        if isinstance(item, TaskExit):
+            if item.tid in self._pending:
+                self._held_exits[item.tid] = item
+                return
+            self._monitors.pop(item.tid, None)
+            self._call(self._on_exit, item)
+        elif isinstance(item, ProgressMessage):
+            if item.tid in self._pending:
+                self._held_progress[item.tid] = item.percent
+                return
+            self._call(self._on_progress, item.tid, item.percent)
+        elif self._on_notification_exit is not None:
+            self._call(self._on_notification_exit, item)
+        else:
+            logger.warning("dropped a notification exit message: %s", item)
+
+    @staticmethod
+    def _call(callback: Callable[..., None], *args: object) -> None:
+        # A failing callback must not stop the delivery of the next messages.
+        try:
+            callback(*args)
+        except Exception:
+            logger.exception("process callback %r failed", callback)

@@ -1,0 +1,327 @@
+"""The per-task monitor: runs one task, captures its output, reports its exit over IPC.
+
+It runs in a child the forker forked (:func:`monitor_main`), or standalone as
+``python -m evqueue.process.monitor < spec.json`` (handy for debugging). Rules:
+
+- The monitor calls ``setsid()``, so it survives the engine and the forker, and it never returns
+  into the forker's code: it always ends with ``os._exit``.
+- The task runs in its own session/process group, its stdout/stderr go to
+  ``<logs>/<node>-<tid>.stdout|.stderr`` (0600, truncated), its fd 3 is a pipe parsed by
+  :class:`~evqueue.process.logchannel.LogChannel` (log lines → ``.log``, ``%NN`` → IPC type 3).
+- stdin data, if any, is piped in without blocking; otherwise stdin is /dev/null.
+- ``merge_stderr`` sends stderr to the stdout file (evQueue's intent; its code lost stderr).
+- SIGTERM to the monitor → SIGKILL to the task's process group, and the exit is reported (-1).
+- retcode: exit status as a signed char, else -1. Exec failure → ``Could not execute process:
+  '<path>'`` in the stderr file and -1; working-directory failure likewise.
+- Remote (``host`` set): ``ssh [-i key] [user@]host '<quoted command>'``; with the agent, the
+  agent's framed stdout is demultiplexed into the files and the log channel. Nothing is ever
+  passed through a local shell.
+- Whatever happens, a type-1 message (pid = monitor pid, tid, retcode) is sent last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import signal
+import sys
+from collections.abc import Callable
+from types import FrameType
+from typing import NoReturn
+
+import sysv_ipc
+
+from evqueue.process.agentwire import AgentHeader, FrameDecoder
+from evqueue.process.child import Reader, exit_code, pump, spawn
+from evqueue.process.errors import AgentProtocolError
+from evqueue.process.ipc import ProgressMessage, TaskExitMessage, open_queue, send_message
+from evqueue.process.logchannel import Closed, LogChannel, LogText, Progress
+from evqueue.process.spec import TaskSpec, task_environment
+
+__all__ = ["MONITOR_NAME", "monitor_main", "run", "set_process_name"]
+
+#: The monitor's process name (``/proc/<pid>/comm``), checked by ``monitor_alive``.
+MONITOR_NAME = "evq_monitor"
+
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+#: The environment tasks inherit: the forker's (i.e. the engine's start-up environment), taken
+#: once when the forker imports this module rather than re-encoded in every monitor.
+_BASE_ENV: dict[bytes, bytes] = dict(os.environb)
+
+ProgressReporter = Callable[[int], None]
+
+
+def set_process_name(name: str) -> None:
+    """Rename the current process as ``ps``/``top`` show it (best effort, Linux)."""
+    # Raw fd calls: the io stack would cost a noticeable share of a monitor's start-up.
+    with contextlib.suppress(OSError):
+        fd = os.open("/proc/self/comm", os.O_WRONLY)
+        try:
+            os.write(fd, name.encode()[:15])
+        finally:
+            os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class _Task:
+    """The running task as the SIGTERM handler sees it."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.kill_requested = False
+
+    def kill(self) -> None:
+        self.kill_requested = True
+        if self.pid:
+            # The task is a session leader: its pgid is its pid.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+
+class _Files:
+    """The task's three output files, opened by the monitor."""
+
+    def __init__(self, spec: TaskSpec) -> None:
+        self.out = os.open(spec.output_path("stdout"), _FILE_FLAGS, 0o600)
+        self.err = os.open(spec.output_path("stderr"), _FILE_FLAGS, 0o600)
+        self.log = os.open(spec.output_path("log"), _FILE_FLAGS, 0o600)
+        self.stderr_target = self.out if spec.merge_stderr else self.err
+
+    def error(self, message: str) -> None:
+        """Write a monitor message where the user will see it: the task's stderr file."""
+        with contextlib.suppress(OSError):
+            _write_all(self.err, message.encode("utf-8", "replace"))
+
+    def close(self) -> None:
+        for fd in (self.out, self.err, self.log):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _log_reader(channel: LogChannel, files: _Files, report: ProgressReporter) -> Reader:
+    """A pump reader feeding fd-3 data to the log channel and acting on its events."""
+
+    def feed(data: bytes) -> bool:
+        for event in channel.feed(data) if data else channel.feed_eof():
+            if isinstance(event, Progress):
+                report(event.percent)
+            elif isinstance(event, LogText):
+                _write_all(files.log, event.data)
+            elif isinstance(event, Closed):
+                return False
+        return True
+
+    return feed
+
+
+def _agent_reader(files: _Files, log: Reader) -> Reader:
+    """A pump reader demultiplexing the agent's frames into the files and the log channel."""
+    decoder = FrameDecoder()
+    state = {"corrupted": False, "log_open": True}
+
+    def to_log(data: bytes) -> None:
+        if state["log_open"] and log(data) is False:
+            state["log_open"] = False
+
+    def feed(data: bytes) -> bool:
+        if state["corrupted"]:
+            return True  # keep draining so the agent is not killed by SIGPIPE
+        try:
+            if not data:
+                decoder.feed_eof()
+                to_log(b"")
+                return True
+            for fd, chunk in decoder.feed(data):
+                if fd == 3:
+                    to_log(chunk)
+                else:
+                    _write_all(files.out if fd == 1 else files.stderr_target, chunk)
+        except AgentProtocolError as exc:
+            state["corrupted"] = True
+            files.error(f"{exc}\n")
+        return True
+
+    return feed
+
+
+def _task_env(spec: TaskSpec) -> dict[bytes, bytes]:
+    env = dict(_BASE_ENV)
+    for name, value in task_environment(spec.env).items():
+        env[os.fsencode(name)] = os.fsencode(value)
+    return env
+
+
+def _start(path: str, argv: list[str], env: dict[bytes, bytes], fds: dict[int, int],
+           task: _Task, files: _Files) -> int | None:
+    """Spawn the task (or ssh); on failure write the reason to stderr and return None."""
+    if task.kill_requested:
+        files.error("evq_monitor: killed before the task started\n")
+        return None
+    try:
+        pid = spawn(path, argv, env, fds, setsid=True)
+    except OSError:
+        files.error(f"Could not execute process: '{path}'\n")
+        return None
+    except ValueError as exc:
+        files.error(f"evq_monitor: invalid environment: {exc}\n")
+        return None
+    task.pid = pid
+    if task.kill_requested:  # SIGTERM arrived while spawning
+        task.kill()
+    return pid
+
+
+def _write_script(path: str, content: str) -> None:
+    fd = os.open(path, _FILE_FLAGS, 0o700)
+    try:
+        os.fchmod(fd, 0o700)
+        _write_all(fd, content.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def _run_local(spec: TaskSpec, files: _Files, task: _Task, report: ProgressReporter) -> int:
+    cwd = spec.local_wd
+    if cwd:
+        try:
+            os.chdir(cwd)
+        except OSError:
+            files.error(f"evq_monitor: Unable to change working directory to '{cwd}'\n")
+            return -1
+    if spec.script is not None:
+        _write_script(spec.script_path, spec.script)
+    log_r, log_w = os.pipe()
+    stdin_r, stdin_w = os.pipe() if spec.stdin else (os.open(os.devnull, os.O_RDONLY), -1)
+    try:
+        fds = {0: stdin_r, 1: files.out, 2: files.stderr_target, 3: log_w}
+        pid = _start(spec.executable, spec.local_argv(), _task_env(spec), fds, task, files)
+    finally:
+        os.close(log_w)
+        os.close(stdin_r)
+    if pid is None:
+        os.close(log_r)
+        if stdin_w >= 0:
+            os.close(stdin_w)
+        return -1
+    stdin = (stdin_w, spec.stdin) if stdin_w >= 0 else None
+    reader = _log_reader(LogChannel(), files, report)
+    return exit_code(pump(pid, stdin=stdin, readers={log_r: reader}))
+
+
+def _run_remote(spec: TaskSpec, files: _Files, task: _Task, report: ProgressReporter) -> int:
+    data = spec.stdin
+    if spec.use_agent:
+        header = AgentHeader(task_environment(spec.env), spec.script, spec.delete_script)
+        data = header.encode() + data
+    stdin_r, stdin_w = os.pipe() if data else (os.open(os.devnull, os.O_RDONLY), -1)
+    out_r, out_w = os.pipe() if spec.use_agent else (-1, files.out)
+    # Without the agent the task's environment is not transmitted (as in evQueue).
+    fds = {0: stdin_r, 1: out_w, 2: files.err if spec.use_agent else files.stderr_target}
+    argv = spec.remote_argv()
+    try:
+        pid = _start(argv[0], argv, _BASE_ENV, fds, task, files)
+    finally:
+        os.close(stdin_r)
+        if spec.use_agent:
+            os.close(out_w)
+    if pid is None:
+        for fd in (stdin_w, out_r):
+            if fd >= 0:
+                os.close(fd)
+        return -1
+    readers: dict[int, Reader] = {}
+    if spec.use_agent:
+        readers[out_r] = _agent_reader(files, _log_reader(LogChannel(), files, report))
+    stdin = (stdin_w, data) if stdin_w >= 0 else None
+    return exit_code(pump(pid, stdin=stdin, readers=readers))
+
+
+def _progress_reporter(queue: sysv_ipc.MessageQueue, tid: int) -> ProgressReporter:
+    def report(percent: int) -> None:
+        # Never block on progress: a full queue (engine down) must not stall the task.
+        with contextlib.suppress(sysv_ipc.BusyError):
+            send_message(queue, ProgressMessage(os.getpid(), tid, percent), block=False)
+
+    return report
+
+
+def run(spec: TaskSpec) -> int:
+    """Run the task of ``spec`` and report its exit on the node's queue.
+
+    Args:
+        spec: the task.
+
+    Returns:
+        The retcode reported (-1 when the queue itself cannot be opened: nothing is reported).
+    """
+    task = _Task()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        task.kill()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    # The forker forks us with SIGTERM blocked; a kill that came in meanwhile is handled now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    try:
+        queue = open_queue(spec.ipc_key)
+    except (sysv_ipc.Error, OSError):
+        return -1  # nobody to tell; the engine is probably not running either
+    retcode = -1
+    files: _Files | None = None
+    try:
+        files = _Files(spec)
+        runner = _run_remote if spec.host else _run_local
+        retcode = runner(spec, files, task, _progress_reporter(queue, spec.tid))
+        if task.kill_requested:
+            files.error("evq_monitor : received SIGTERM, killing task...\n")
+    except Exception as exc:  # report whatever happened, never lose the exit message
+        if files is not None:
+            files.error(f"evq_monitor: {exc}\n")
+        retcode = -1
+    finally:
+        if spec.script is not None and spec.delete_script and not spec.host:
+            with contextlib.suppress(OSError):
+                os.unlink(spec.script_path)
+        if files is not None:
+            files.close()
+    with contextlib.suppress(sysv_ipc.Error):
+        send_message(queue, TaskExitMessage(os.getpid(), spec.tid, retcode))
+    return retcode
+
+
+def _become_monitor() -> None:
+    """Detach from the forker: own session, own name, stdio on /dev/null."""
+    with contextlib.suppress(PermissionError):  # already a session leader
+        os.setsid()
+    set_process_name(MONITOR_NAME)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+
+
+def monitor_main(spec: TaskSpec) -> NoReturn:
+    """Entry point of a monitor: run the task, exit. Never returns.
+
+    Args:
+        spec: the task.
+    """
+    code = 255
+    # A short-lived process: collecting would only touch (and copy) the forker's pages.
+    gc.disable()
+    try:
+        _become_monitor()
+        code = run(spec) & 0xFF
+    finally:
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    monitor_main(TaskSpec.decode(sys.stdin.buffer.read()))

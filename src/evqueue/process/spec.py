@@ -1,0 +1,327 @@
+"""What a task execution needs: node settings, the task spec, per-task file names.
+
+Rules:
+- :class:`ProcessSettings` holds the node-wide ``processmanager.*`` values; it is built once from
+  the configuration (:meth:`ProcessSettings.from_config`) and never read from globals.
+- :class:`TaskSpec` is everything one monitor needs, resolved when built (task path, file
+  names, working directory). It is checked when built: a spec that cannot run does not exist.
+- Per-task files carry the node name AND the tid (``<logs>/<node>-<tid>.stdout``,
+  ``<scripts>/<node>-<tid>.script``) so two nodes sharing a directory never collide.
+- A relative task path is prefixed with ``processmanager.tasks.directory`` (as evQueue does); the
+  monitor changes to the task's working directory before executing it, so a still-relative
+  result resolves against that directory, as in evQueue.
+- The forker→monitor channel carries :meth:`TaskSpec.encode` (JSON). Both ends are ours, so this
+  is not evQueue's DataSerializer format.
+- Remote commands are built with :func:`shlex.quote` on every word: arguments arrive unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from evqueue.process.ipc import DEFAULT_QID, parse_qid
+
+__all__ = [
+    "OUTPUT_KINDS",
+    "ProcessSettings",
+    "TaskSpec",
+    "resolve_task_path",
+    "task_environment",
+    "task_file",
+]
+
+#: The kinds of per-task output files, also the ``type`` values of the live tail.
+OUTPUT_KINDS = ("stdout", "stderr", "log")
+
+#: Variables evQueue sets for every task.
+_FIXED_ENV = {"EVQUEUE_IPC_QID": "0", "EVQUEUE_ENV": "true"}
+#: An unnamed ENV-mode input arrives under this name (evQueue's DataSerializer does the same).
+_UNNAMED_PARAMETER = "DEFAULT_PARAMETER_NAME"
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class _ConfigLike(Protocol):
+    """The part of :class:`evqueue.config.Config` this module reads."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+    def path(self, key: str) -> str: ...
+
+
+def task_file(directory: str, node: str, tid: int, suffix: str) -> str:
+    """Name of a per-task file, unique per node.
+
+    Args:
+        directory: the logs or scripts directory.
+        node: the node name (characters outside ``[A-Za-z0-9._-]`` become ``_``).
+        tid: the task id.
+        suffix: ``stdout``, ``stderr``, ``log`` or ``script``.
+
+    Returns:
+        ``<directory>/<node>-<tid>.<suffix>``.
+    """
+    safe_node = _UNSAFE_NAME_CHARS.sub("_", node) or "_"
+    return os.path.join(directory, f"{safe_node}-{tid}.{suffix}")
+
+
+def resolve_task_path(path: str, tasks_directory: str) -> str:
+    """evQueue's path rule: an absolute path is kept, a relative one is prefixed.
+
+    Args:
+        path: the executable named by the task.
+        tasks_directory: ``processmanager.tasks.directory``.
+
+    Returns:
+        The path to execute.
+    """
+    if os.path.isabs(path) or not tasks_directory:
+        return path
+    return tasks_directory.rstrip("/") + "/" + path
+
+
+def task_environment(env: dict[str, str]) -> dict[str, str]:
+    """The variables a task gets on top of the inherited environment.
+
+    Args:
+        env: the task's ENV-mode parameters (name → value; an empty name is allowed).
+
+    Returns:
+        ``EVQUEUE_IPC_QID=0``, ``EVQUEUE_ENV=true`` and the parameters, an empty name becoming
+        ``DEFAULT_PARAMETER_NAME``.
+    """
+    result = dict(_FIXED_ENV)
+    for name, value in env.items():
+        result[name or _UNNAMED_PARAMETER] = value
+    return result
+
+
+@dataclass(frozen=True)
+class ProcessSettings:
+    """Node-wide settings of the process layer (``processmanager.*``, ``core.ipc.qid``, …).
+
+    Directories are absolute (relative configuration values are resolved against ``core.wd``
+    by :meth:`from_config`), except ``tasks_directory`` which is used as evQueue uses it.
+    """
+
+    node: str = "localhost"
+    ipc_key: int = field(default_factory=lambda: parse_qid(DEFAULT_QID))
+    core_wd: str = ""
+    logs_directory: str = "/tmp"
+    logs_delete: bool = True
+    tail_size: int = 20 * 1024
+    max_output: int = 50 * 1024 * 1024
+    tasks_directory: str = "."
+    scripts_directory: str = "/tmp"
+    scripts_delete: bool = True
+    ssh_path: str = "/usr/bin/ssh"
+    ssh_key: str = ""
+    agent_path: str = "/usr/bin/evqueue_agent"
+    forker_pidfile: str = "/tmp/evqueue-forker.pid"
+
+    @classmethod
+    def from_config(cls, cfg: _ConfigLike) -> ProcessSettings:
+        """Build the settings from an :class:`evqueue.config.Config`.
+
+        Args:
+            cfg: the loaded configuration.
+
+        Returns:
+            The settings.
+
+        Raises:
+            IpcKeyError: ``core.ipc.qid`` gives no usable key.
+        """
+        return cls(
+            node=cfg["cluster.node.name"],
+            ipc_key=parse_qid(cfg["core.ipc.qid"]),
+            core_wd=cfg["core.wd"],
+            logs_directory=cfg.path("processmanager.logs.directory"),
+            logs_delete=cfg["processmanager.logs.delete"],
+            tail_size=cfg["processmanager.logs.tailsize"],
+            max_output=cfg["datastore.db.maxsize"],
+            tasks_directory=cfg["processmanager.tasks.directory"],
+            scripts_directory=cfg.path("processmanager.scripts.directory"),
+            scripts_delete=cfg["processmanager.scripts.delete"],
+            ssh_path=cfg["processmanager.monitor.ssh_path"],
+            ssh_key=cfg["processmanager.monitor.ssh_key"],
+            agent_path=cfg["processmanager.agent.path"],
+            forker_pidfile=cfg.path("forker.pidfile"),
+        )
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task execution, as the monitor receives it. Build it with :meth:`build`.
+
+    ``path`` is already resolved; ``script`` is set for SCRIPT tasks (then ``path`` is unused and
+    the script is written to :attr:`script_path`); ``wd`` is the task's own working directory
+    ("" when it has none) and ``default_wd`` is ``core.wd``.
+    """
+
+    node: str
+    tid: int
+    path: str
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    wd: str = ""
+    default_wd: str = ""
+    stdin: bytes = b""
+    script: str | None = None
+    merge_stderr: bool = False
+    host: str = ""
+    user: str = ""
+    use_agent: bool = False
+    logs_directory: str = "/tmp"
+    scripts_directory: str = "/tmp"
+    delete_script: bool = True
+    ssh_path: str = "/usr/bin/ssh"
+    ssh_key: str = ""
+    agent_path: str = "/usr/bin/evqueue_agent"
+    ipc_key: int = 0
+
+    def __post_init__(self) -> None:
+        if self.tid <= 0 or self.tid > 2**31 - 1:
+            raise ValueError(f"tid must be a positive 32-bit integer, got {self.tid}")
+        if self.script is None and not self.path:
+            raise ValueError("a BINARY task needs a path")
+        if self.host and self.script is not None and not self.use_agent:
+            raise ValueError("Script tasks cannot be remote without using evQueue agent")
+        # A leading '-' would be read by ssh as an option.
+        if self.host.startswith("-") or self.user.startswith("-"):
+            raise ValueError(f"invalid remote host or user: {self.user!r}@{self.host!r}")
+
+    @classmethod
+    def build(
+        cls,
+        settings: ProcessSettings,
+        *,
+        tid: int,
+        path: str = "",
+        args: tuple[str, ...] | list[str] = (),
+        env: dict[str, str] | None = None,
+        wd: str = "",
+        stdin: bytes | str = b"",
+        script: str | None = None,
+        merge_stderr: bool = False,
+        host: str = "",
+        user: str = "",
+        use_agent: bool = False,
+    ) -> TaskSpec:
+        """Build a spec with the node's settings, resolving the task path.
+
+        Args:
+            settings: the node's process settings.
+            tid: the task id (unique on this node while the task runs).
+            path: the executable (the first word of the task ``path``); unused for scripts.
+            args: static arguments then CMDLINE parameters, in order.
+            env: ENV-mode parameters.
+            wd: the task's working directory ("" → ``core.wd`` locally, none remotely).
+            stdin: data piped to the task's stdin ("" → no pipe, stdin is /dev/null).
+            script: the script content of a SCRIPT task (needs a ``#!`` line).
+            merge_stderr: send stderr to the stdout file.
+            host: remote host ("" → run locally).
+            user: remote user ("" → ssh's default).
+            use_agent: run through the evqueue agent on the remote side.
+
+        Returns:
+            The spec.
+        """
+        return cls(
+            node=settings.node,
+            tid=tid,
+            path=resolve_task_path(path, settings.tasks_directory) if path else "",
+            args=tuple(args),
+            env=dict(env or {}),
+            wd=wd,
+            default_wd=settings.core_wd,
+            stdin=stdin.encode() if isinstance(stdin, str) else stdin,
+            script=script,
+            merge_stderr=merge_stderr,
+            host=host,
+            user=user,
+            use_agent=use_agent,
+            logs_directory=settings.logs_directory,
+            scripts_directory=settings.scripts_directory,
+            delete_script=settings.scripts_delete,
+            ssh_path=settings.ssh_path,
+            ssh_key=settings.ssh_key,
+            agent_path=settings.agent_path,
+            ipc_key=settings.ipc_key,
+        )
+
+    # -- derived values ------------------------------------------------------------------------
+
+    def output_path(self, kind: str) -> str:
+        """Path of the ``stdout``, ``stderr`` or ``log`` file of this task."""
+        if kind not in OUTPUT_KINDS:
+            raise ValueError(f"unknown output kind {kind!r}")
+        return task_file(self.logs_directory, self.node, self.tid, kind)
+
+    @property
+    def script_path(self) -> str:
+        """Where a SCRIPT task's script is written (locally, or by the agent remotely)."""
+        return task_file(self.scripts_directory, self.node, self.tid, "script")
+
+    @property
+    def executable(self) -> str:
+        """The file executed for the task: the script file or the resolved path."""
+        return self.script_path if self.script is not None else self.path
+
+    @property
+    def local_wd(self) -> str:
+        """The directory a local task runs in ("" → stay in the forker's, i.e. core.wd)."""
+        return self.wd or self.default_wd
+
+    def local_argv(self) -> list[str]:
+        """argv of a local execution (argv[0] is the executable)."""
+        return [self.executable, *self.args]
+
+    def remote_command(self) -> str:
+        """The command string ssh passes to the remote shell, every word quoted."""
+        words: list[str] = []
+        if self.use_agent:
+            words += shlex.split(self.agent_path)
+        words += [self.executable, *self.args]
+        command = " ".join(shlex.quote(word) for word in words)
+        if self.wd:
+            command = f"cd {shlex.quote(self.wd)} && {command}"
+        return command
+
+    def remote_argv(self) -> list[str]:
+        """argv of a remote execution: ``ssh [-i key] [user@]host '<command>'``."""
+        argv = [self.ssh_path]
+        if self.ssh_key:
+            argv += ["-i", self.ssh_key]
+        argv.append(f"{self.user}@{self.host}" if self.user else self.host)
+        argv.append(self.remote_command())
+        return argv
+
+    # -- forker → monitor channel ----------------------------------------------------------------
+
+    def encode(self) -> bytes:
+        """Serialize for the forker→monitor channel (JSON, stdin base64-encoded)."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["args"] = list(self.args)
+        data["stdin"] = base64.b64encode(self.stdin).decode("ascii")
+        return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def decode(cls, payload: bytes) -> TaskSpec:
+        """Inverse of :meth:`encode`.
+
+        Raises:
+            ValueError: the payload is not a valid spec.
+        """
+        try:
+            data = json.loads(payload)
+            data["args"] = tuple(data["args"])
+            data["stdin"] = base64.b64decode(data["stdin"])
+            return cls(**data)
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"invalid task spec: {exc}") from None

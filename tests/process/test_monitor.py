@@ -1,0 +1,215 @@
+"""Tests of evqueue.process.monitor, run as ``python -m evqueue.process.monitor`` (real processes,
+real files, the test's own IPC queue), locally and through a stand-in ssh with and without agent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sysv_ipc
+
+from evqueue.process.ipc import Message, ProgressMessage, TaskExitMessage, decode_message
+from evqueue.process.spec import ProcessSettings, TaskSpec
+
+TRICKY = ["a b", "it's", '"dq"', "$HOME", "`id`", "back\\slash", "semi;colon", ""]
+
+FAKE_SSH = """#!/bin/sh
+# Stand-in for ssh: records its arguments, then runs the remote command locally with sh -c.
+dir=$(dirname "$0")
+: > "$dir/ssh-args"
+for arg in "$@"; do printf '%s\\n' "$arg" >> "$dir/ssh-args"; done
+while [ $# -gt 1 ]; do shift; done
+exec /bin/sh -c "$1"
+"""
+
+
+def run_monitor(spec: TaskSpec, queue: sysv_ipc.MessageQueue) -> tuple[int, list[Message]]:
+    """Run one monitor to completion; return its pid and the messages it sent."""
+    process = subprocess.run(
+        [sys.executable, "-m", "evqueue.process.monitor"], input=spec.encode(), timeout=30
+    )
+    messages = []
+    while True:
+        try:
+            data, mtype = queue.receive(block=False)
+        except sysv_ipc.BusyError:
+            return process.returncode, messages
+        messages.append(decode_message(mtype, data))
+
+
+def output(spec: TaskSpec, kind: str) -> str:
+    return Path(spec.output_path(kind)).read_text()
+
+
+def exit_message(messages: list[Message]) -> TaskExitMessage:
+    assert isinstance(messages[-1], TaskExitMessage)
+    return messages[-1]
+
+
+@pytest.fixture
+def remote(settings: ProcessSettings, tmp_path: Path) -> ProcessSettings:
+    """Settings whose ssh is the stand-in and whose agent is this checkout's agent module."""
+    ssh = tmp_path / "ssh"
+    ssh.write_text(FAKE_SSH)
+    agent = tmp_path / "evqueue-agent"
+    agent.write_text(f'#!/bin/sh\nexec {sys.executable} -m evqueue.process.agent "$@"\n')
+    for script in (ssh, agent):
+        script.chmod(0o755)
+    return dataclasses.replace(settings, ssh_path=str(ssh), agent_path=str(agent))
+
+
+def ssh_args(tmp_path: Path) -> list[str]:
+    return (tmp_path / "ssh-args").read_text().splitlines()
+
+
+# -- local -----------------------------------------------------------------------------------
+
+
+def test_exit_is_reported_with_monitor_pid_tid_and_retcode(settings, queue) -> None:
+    spec = TaskSpec.build(settings, tid=11, path="/bin/sh", args=["-c", "echo out; exit 3"])
+    code, messages = run_monitor(spec, queue)
+    assert code == 3
+    assert messages == [TaskExitMessage(pid=exit_message(messages).pid, tid=11, retcode=3)]
+    assert exit_message(messages).pid > 0
+    assert output(spec, "stdout") == "out\n"
+    for kind in ("stdout", "stderr", "log"):
+        assert stat.S_IMODE(os.stat(spec.output_path(kind)).st_mode) == 0o600
+
+
+def test_arguments_are_passed_without_a_shell(settings, queue) -> None:
+    spec = TaskSpec.build(settings, tid=1, path="/bin/echo", args=TRICKY)
+    run_monitor(spec, queue)
+    assert output(spec, "stdout") == " ".join(TRICKY) + "\n"
+
+
+def test_log_channel_progress_escape_and_close(settings, queue) -> None:
+    script = r"printf '%%30\nline\n%%%%lit 100%%\n\\close\nafter\n' >&3"
+    spec = TaskSpec.build(settings, tid=2, path="/bin/sh", args=["-c", script])
+    _, messages = run_monitor(spec, queue)
+    assert isinstance(messages[0], ProgressMessage)
+    assert messages[0].percent == 30 and messages[0].tid == 2
+    assert exit_message(messages).retcode == 0
+    assert output(spec, "log") == "line\n%lit 100%\n"
+
+
+def test_merge_stderr_goes_to_the_stdout_file(settings, queue) -> None:
+    script = "echo out; echo err >&2"
+    spec = TaskSpec.build(settings, tid=3, path="/bin/sh", args=["-c", script], merge_stderr=True)
+    run_monitor(spec, queue)
+    assert output(spec, "stdout") == "out\nerr\n"
+    assert output(spec, "stderr") == ""
+
+
+def test_missing_working_directory(settings, queue, tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere")
+    spec = TaskSpec.build(settings, tid=4, path="/bin/true", wd=missing)
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == -1
+    assert f"Unable to change working directory to '{missing}'" in output(spec, "stderr")
+
+
+def test_task_runs_in_core_wd_or_its_own_wd(settings, queue, tmp_path: Path) -> None:
+    spec = TaskSpec.build(settings, tid=5, path="/bin/pwd")
+    run_monitor(spec, queue)
+    assert output(spec, "stdout") == f"{tmp_path / 'wd'}\n"
+    spec = TaskSpec.build(settings, tid=6, path="/bin/pwd", wd=str(tmp_path / "tasks"))
+    run_monitor(spec, queue)
+    assert output(spec, "stdout") == f"{tmp_path / 'tasks'}\n"
+
+
+def test_script_task_is_written_executed_and_deleted(settings, queue) -> None:
+    spec = TaskSpec.build(settings, tid=7, script="#!/bin/sh\necho \"script $1\"\n", args=["a b"])
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == 0
+    assert output(spec, "stdout") == "script a b\n"
+    assert not os.path.exists(spec.script_path)
+
+
+def test_script_kept_when_delete_is_off(settings, queue) -> None:
+    kept = dataclasses.replace(settings, scripts_delete=False)
+    spec = TaskSpec.build(kept, tid=8, script="#!/bin/sh\nexit 0\n")
+    run_monitor(spec, queue)
+    assert stat.S_IMODE(os.stat(spec.script_path).st_mode) == 0o700
+
+
+def test_script_without_shebang_cannot_execute(settings, queue) -> None:
+    spec = TaskSpec.build(settings, tid=9, script="echo no shebang\n")
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == -1
+    assert f"Could not execute process: '{spec.script_path}'" in output(spec, "stderr")
+
+
+# -- remote ----------------------------------------------------------------------------------
+
+
+def test_remote_without_agent_quotes_arguments(remote, queue, tmp_path: Path) -> None:
+    spec = TaskSpec.build(remote, tid=20, path="/bin/echo", args=TRICKY, host="h", user="u",
+                          wd=str(tmp_path), env={"A": "not sent"})
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == 0
+    assert output(spec, "stdout") == " ".join(TRICKY) + "\n"
+    args = ssh_args(tmp_path)
+    assert args[0] == "u@h"
+    assert args[1].startswith(f"cd {tmp_path} && /bin/echo ")
+
+
+def test_remote_without_agent_pipes_stdin_and_stderr(remote, queue, tmp_path: Path) -> None:
+    keyed = dataclasses.replace(remote, ssh_key="/path/to/key")
+    script = 'cat; echo "[$A]" >&2; exit 5'
+    spec = TaskSpec.build(keyed, tid=21, path="/bin/sh", args=["-c", script], host="h",
+                          stdin=b"in\n", env={"A": "not sent"})
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == 5
+    assert output(spec, "stdout") == "in\n"
+    assert output(spec, "stderr") == "[]\n"  # the environment is not transmitted without agent
+    assert ssh_args(tmp_path)[:3] == ["-i", "/path/to/key", "h"]
+
+
+def test_remote_with_agent_demultiplexes_everything(remote, queue) -> None:
+    script = 'echo "out $1"; echo "err [$A] [$EVQUEUE_ENV]" >&2; echo %40 >&3; ' \
+             'echo logline >&3; cat; exit 6'
+    spec = TaskSpec.build(remote, tid=22, path="/bin/sh", args=["-c", script, "sh", "x'y $z"],
+                          host="h", use_agent=True, env={"A": "sent"}, stdin=b"stdin data\n")
+    _, messages = run_monitor(spec, queue)
+    assert ProgressMessage(exit_message(messages).pid, 22, 40) in messages
+    assert exit_message(messages).retcode == 6
+    assert output(spec, "stdout") == "out x'y $z\nstdin data\n"
+    assert output(spec, "stderr") == "err [sent] [true]\n"
+    assert output(spec, "log") == "logline\n"
+
+
+def test_remote_script_through_agent(remote, queue) -> None:
+    spec = TaskSpec.build(remote, tid=23, script="#!/bin/sh\necho \"remote $1\"\n",
+                          args=["a b"], host="h", use_agent=True)
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == 0
+    assert output(spec, "stdout") == "remote a b\n"
+    assert not os.path.exists(spec.script_path)  # deleted by the agent
+
+
+def test_remote_agent_reports_exec_failure(remote, queue) -> None:
+    spec = TaskSpec.build(remote, tid=24, path="/no/such/binary", host="h", use_agent=True)
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == -1
+    assert "Could not execute process: '/no/such/binary'" in output(spec, "stderr")
+
+
+def test_missing_ssh_binary(settings, queue, tmp_path: Path) -> None:
+    broken = dataclasses.replace(settings, ssh_path=str(tmp_path / "no-ssh"))
+    spec = TaskSpec.build(broken, tid=25, path="/bin/true", host="h")
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == -1
+    assert f"Could not execute process: '{tmp_path / 'no-ssh'}'" in output(spec, "stderr")
+
+
+def test_invalid_environment_name(settings, queue) -> None:
+    spec = TaskSpec.build(settings, tid=26, path="/bin/true", env={"BAD=NAME": "x"})
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == -1
+    assert "invalid environment" in output(spec, "stderr")
