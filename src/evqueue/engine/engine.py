@@ -1,0 +1,504 @@
+"""The asynchronous engine: owns the running instances and does what their actions say.
+
+One asyncio loop, no threads. The engine:
+
+* creates instances (launch, debug-resume, migrate, restart recovery) and keeps them until they
+  end; instance ids come from the store at savepoint level ≥ 2, from a sequence otherwise;
+* applies the actions an instance returns: queue tasks in the :class:`QueuePool`, arm retries
+  in the :class:`Retrier` (one ``loop.call_later`` timer for the earliest), kill processes,
+  publish events on the :class:`EventBus`, finish instances;
+* starts queued tasks as queues free up (``TaskLauncher.spawn``), under a tid of its
+  :class:`TaskSlots`, and feeds exits and progress back to their instance;
+* writes savepoints through :class:`~evqueue.engine.persistence.Persistence`, as
+  ``workflowinstance.savepoint.level`` says (semantics.md §2.5).
+
+Only this module reads the clock or awaits anything; :mod:`evqueue.engine.instance` decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+
+from lxml import etree
+
+from evqueue.engine.actions import (
+    Action,
+    ArmRetry,
+    AttachTask,
+    CancelQueued,
+    CancelRetries,
+    Emit,
+    EnqueueTask,
+    InstanceEnded,
+    KillTask,
+)
+from evqueue.engine.errors import EngineError, UnknownInstance, UnknownObject
+from evqueue.engine.events import EventBus, EventType
+from evqueue.engine.instance import Instance, Parameters
+from evqueue.engine.persistence import Persistence
+from evqueue.engine.ports import (
+    Clock,
+    InstanceStore,
+    LaunchError,
+    StoredInstance,
+    SystemClock,
+    TaskLauncher,
+    WorkflowSource,
+)
+from evqueue.engine.queues import QueueDefinition, QueuedTask, QueueFigures, QueuePool
+from evqueue.engine.retrier import PendingRetry, Retrier
+from evqueue.engine.settings import EngineSettings
+from evqueue.engine.slots import Slot, TaskSlots
+from evqueue.engine.states import Status
+from evqueue.engine.statistics import EndedInstance, EngineStatistics
+
+__all__ = ["Engine"]
+
+logger = logging.getLogger(__name__)
+
+_RECENTLY_ENDED = 1024  # ids remembered so that wait() after a fast end still succeeds
+
+
+class Engine:
+    """The workflow engine of one node.
+
+    Args:
+        settings: engine configuration.
+        launcher: the process layer.
+        store: instance storage.
+        source: workflow definitions and retry schedules.
+        queues: the queues of ``t_queue``.
+        clock: the wall clock (default: the system's).
+        events: the event bus to publish on (default: a new one, see :attr:`events`).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: EngineSettings,
+        launcher: TaskLauncher,
+        store: InstanceStore,
+        source: WorkflowSource,
+        queues: Iterable[QueueDefinition] = (),
+        clock: Clock | None = None,
+        events: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.events = events or EventBus()
+        self.pool = QueuePool(queues, settings.default_scheduler)
+        self.retrier = Retrier()
+        self.stats = EngineStatistics()
+        self._launcher, self._store, self._source = launcher, store, source
+        self._clock = clock or SystemClock()
+        self._instances: dict[int, Instance] = {}
+        self._done: dict[int, asyncio.Future[bool]] = {}
+        self._recent: collections.OrderedDict[int, bool] = collections.OrderedDict()
+        self._slots = TaskSlots(settings.tid_max)
+        self._persistence = Persistence(store, settings)
+        self._timer: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._end_listeners: list[Callable[[EndedInstance], None]] = []
+        self._stopping = False
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def instance(self, instance_id: int) -> Instance | None:
+        """The running instance *instance_id*, or None."""
+        return self._instances.get(instance_id)
+
+    def instances(self) -> list[Instance]:
+        """The running instances, by id."""
+        return [self._instances[i] for i in sorted(self._instances)]
+
+    def query(self, instance_id: int) -> str | None:
+        """The live XML of a running instance, or None (the caller then reads the store)."""
+        self.stats.workflow_status_queries += 1
+        instance = self._instances.get(instance_id)
+        return instance.to_xml() if instance is not None else None
+
+    def status(self, limit: int = 0) -> tuple[int, list[etree._Element]]:
+        """``status type=workflows``: (count, shallow ``<workflow>`` of each instance)."""
+        summaries = [i.summary() for i in self.instances()]
+        return len(summaries), summaries[:limit] if limit else summaries
+
+    def queue_statistics(self) -> list[QueueFigures]:
+        """``statistics type=queue``."""
+        return self.pool.statistics()
+
+    def reload_queues(self, definitions: Iterable[QueueDefinition]) -> None:
+        """Apply new queue definitions, then start what they allow."""
+        self.pool.reload(definitions)
+        self._dispatch()
+
+    def add_end_listener(self, listener: Callable[[EndedInstance], None]) -> None:
+        """Call *listener* when an instance ends (not at shutdown)."""
+        self._end_listeners.append(listener)
+
+    # -- launch, wait -------------------------------------------------------------------------
+
+    async def launch(
+        self,
+        workflow: str | int,
+        parameters: Parameters = (),
+        *,
+        host: str = "",
+        user: str = "",
+        comment: str = "",
+        schedule_id: int | None = None,
+    ) -> int:
+        """Launch a workflow (by name or id); return the new instance id.
+
+        Raises:
+            EngineError: unknown workflow or retry schedule, invalid parameters.
+        """
+        self.stats.workflow_queries += 1
+        try:
+            definition = await self._source.get_workflow(workflow)
+            schedules: dict[str, str] = {}
+            for name in sorted(Instance.required_schedules(definition.xml)):
+                xml = await self._source.get_retry_schedule(name)
+                if xml is None:
+                    raise UnknownObject(f"Unknown RetrySchedule name : {name}")
+                schedules[name] = xml
+            instance = Instance.create(
+                definition.xml, name=definition.name, parameters=parameters,
+                retry_schedules=schedules, workflow_id=definition.id, schedule_id=schedule_id,
+                host=host, user=user, comment=comment, queues=self.pool,
+                settings=self.settings.instance_settings(),
+            )
+        except etree.XMLSyntaxError as exc:
+            self.stats.workflow_exceptions += 1
+            raise EngineError(f"Invalid workflow XML : {exc}", "INVALID_XML") from None
+        except EngineError:
+            self.stats.workflow_exceptions += 1
+            raise
+        now = self._clock.now()
+        instance.id = await self._persistence.new_id(instance, now)
+        self.stats.workflow_instance_launched += 1
+        self._register(instance)
+        self._apply(instance, instance.start(now))
+        return instance.id
+
+    async def wait(self, instance_id: int, timeout: float | None = None) -> bool:
+        """Wait for an instance to end: True when it ended, False on timeout or shutdown.
+
+        Raises:
+            UnknownInstance: no such instance runs here (nor ended just now).
+        """
+        if instance_id in self._recent:
+            return True
+        done = self._done.get(instance_id)
+        if done is None:
+            raise UnknownInstance("Unknown instance ID")
+        self.stats.waiting_threads += 1
+        try:
+            return await asyncio.wait_for(asyncio.shield(done), timeout or None)
+        except TimeoutError:
+            return False
+        finally:
+            self.stats.waiting_threads -= 1
+
+    # -- control ------------------------------------------------------------------------------
+
+    def cancel(self, instance_id: int) -> None:
+        """``instance cancel``: no new task; retries and queued tasks end ABORTED."""
+        self.stats.workflow_cancel_queries += 1
+        instance = self._running(instance_id)
+        self._apply(instance, instance.cancel(self._clock.now()))
+
+    def kill(self, instance_id: int) -> None:
+        """Cancel the instance and kill its running tasks."""
+        self.stats.workflow_cancel_queries += 1
+        instance = self._running(instance_id)
+        self._apply(instance, instance.kill(self._clock.now()))
+
+    def killtask(self, instance_id: int, pid: int) -> None:
+        """``instance killtask``: kill the running task whose monitor is *pid* (if any)."""
+        instance = self._running(instance_id)
+        self._apply(instance, instance.killtask(pid))
+
+    def flush_retries(self) -> int:
+        """Run every pending retry now (SIGUSR1, ``control retry``); return how many."""
+        return self._run_retries(self.retrier.flush())
+
+    def retry_due(self) -> int:
+        """Run the retries due at the clock's current time; return how many."""
+        return self._run_retries(self.retrier.due(self._clock.now()))
+
+    async def debug_resume(self, instance_id: int) -> int:
+        """``instance debugresume``: run a TERMINATED instance's failed tasks in a new one.
+
+        Raises:
+            EngineError: the instance is unknown or not terminated.
+        """
+        stored = await self._store.load_instance(instance_id)
+        if stored is None or stored.status != Status.TERMINATED or not stored.savepoint:
+            raise EngineError("Unable to find instance to resume, or instance is not terminated")
+        new_id = await self._persistence.debug_copy(stored)
+        instance = self._load(stored, new_id, schedule_id=None)
+        self._register(instance)
+        self._apply(instance, instance.debug_resume(self._clock.now()))
+        return new_id
+
+    async def migrate(self, instance_id: int) -> None:
+        """``instance migrate``: adopt an EXECUTING instance of another node.
+
+        Raises:
+            EngineError: unknown, not executing, or already ours.
+        """
+        stored = await self._store.load_instance(instance_id)
+        if (stored is None or stored.status != Status.EXECUTING
+                or stored.node_name == self.settings.node_name or not stored.savepoint):
+            raise EngineError("Workflow ID not found or already belongs to this node")
+        instance = self._load(stored, instance_id, schedule_id=stored.schedule_id)
+        await self._store.set_node(instance_id, self.settings.node_name)
+        self._register(instance)
+        self._apply(instance, instance.migrate(self._clock.now()))
+
+    # -- start-up and shutdown ----------------------------------------------------------------
+
+    async def resume(self) -> list[int]:
+        """Take over this node's EXECUTING instances after a restart (§2.6); return their ids."""
+        now = self._clock.now()
+        resumed: list[int] = []
+        for stored in await self._store.load_executing(self.settings.node_name):
+            if not stored.savepoint:
+                await self._store.mark_terminated(stored.instance_id)
+                continue
+            try:
+                instance = self._load(stored, stored.instance_id, schedule_id=stored.schedule_id)
+            except Exception:
+                logger.exception("instance %d: cannot resume", stored.instance_id)
+                continue
+            self._register(instance)
+            resumed.append(instance.id)
+            self._apply(instance, instance.resume(now), dispatch=False)
+        if self.settings.savepoint_level <= 1:
+            await self._persistence.prime(self._instances)
+            await self._store.delete_executing()  # rows of levels 0/1 exist only while stopped
+        self._dispatch()
+        return resumed
+
+    async def idle(self) -> None:
+        """Wait until no start, finalisation or savepoint write is in progress."""
+        while self._background:
+            await asyncio.wait(set(self._background))
+        await self._persistence.writer.flush()
+
+    async def stop(self) -> None:
+        """Shut down: start nothing more, save every running instance, release waiters.
+
+        Call it once the process layer has stopped reporting exits: tasks still running then
+        are found again by :meth:`resume` at the next start.
+        """
+        self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._background:
+            await asyncio.wait(self._background, timeout=10)
+        await self._persistence.shutdown(self.instances())
+        for done in self._done.values():
+            if not done.done():
+                done.set_result(False)
+
+    # -- task processes -----------------------------------------------------------------------
+
+    async def task_exited(
+        self, tid: int, retcode: int, stdout: str, stderr: str | None, log: str | None
+    ) -> None:
+        """A task process ended (from the process layer's exit message)."""
+        slot = self._slots.get(tid)
+        if slot is None:
+            logger.warning("exit of unknown task id %d ignored", tid)
+            return
+        if slot.pid == 0:  # the start is still being processed
+            slot.early_exit = (retcode, stdout, stderr, log)
+            return
+        self._slots.release(tid)
+        self.pool.task_finished(slot.queue)
+        self.events.emit(EventType.QUEUE_TERMINATE, 0)
+        instance = self._instances.get(slot.instance_id)
+        if instance is None:
+            return
+        result = await self._persistence.task_result(instance, slot.evqid, _signed(retcode),
+                                                     stdout, stderr, log)
+        self._step(instance, instance.task_ended, slot.evqid, result, self._clock.now())
+
+    def task_progress(self, tid: int, percent: int) -> None:
+        """A running task reported progress (``%NN`` on its log channel)."""
+        slot = self._slots.get(tid)
+        instance = self._instances.get(slot.instance_id) if slot else None
+        if slot is not None and instance is not None and slot.pid:
+            self._step(instance, instance.task_progress, slot.evqid, percent, save=False)
+
+    def _dispatch(self) -> None:
+        """Start queued tasks while their queues allow it."""
+        while not self._stopping and (item := self.pool.next_runnable()) is not None:
+            queue, queued = item
+            self.events.emit(EventType.QUEUE_DEQUEUE, 0)
+            tid = self._slots.allocate(Slot(queued.instance_id, queued.evqid, queue))
+            self.events.emit(EventType.QUEUE_EXECUTE, 0)
+            self._background_task(self._spawn(tid, queued))
+
+    async def _spawn(self, tid: int, queued: QueuedTask) -> None:
+        try:
+            pid = await self._launcher.spawn(tid, queued.payload)
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, LaunchError) else f"{type(exc).__name__}: {exc}"
+            self._start_failed(tid, message or "Unable to execute task")
+            return
+        slot = self._slots.get(tid)
+        instance = self._instances.get(queued.instance_id)
+        if slot is None or instance is None:
+            return
+        slot.pid = pid
+        self._step(instance, instance.task_running, queued.evqid, tid, pid, self._clock.now())
+        if slot.early_exit is not None:
+            await self.task_exited(tid, *slot.early_exit)
+
+    def _start_failed(self, tid: int, message: str) -> None:
+        slot = self._slots.release(tid)
+        if slot is None:
+            return
+        self.pool.task_finished(slot.queue)
+        instance = self._instances.get(slot.instance_id)
+        if instance is not None:
+            self._step(instance, instance.task_failed_to_start, slot.evqid, message,
+                       self._clock.now())
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def _apply(
+        self, instance: Instance, actions: list[Action], *, save: bool = True,
+        dispatch: bool = True,
+    ) -> None:
+        """Perform an instance's actions in order (a cancel's ``CancelQueued`` produces
+        more), save it if the level asks for it, then start what the queues allow."""
+        pending = collections.deque(actions)
+        while pending:
+            pending.extend(self._perform(pending.popleft()))
+        if save and instance.status == Status.EXECUTING and instance.id in self._instances:
+            self._persistence.changed(instance)
+        if dispatch:
+            self._dispatch()
+
+    def _step(
+        self, instance: Instance, method: Callable[..., list[Action]], *args: object,
+        save: bool = True,
+    ) -> None:
+        """Feed a process-layer report or a timer to an instance. A failure there is a bug;
+        it is logged and leaves the other instances running."""
+        try:
+            actions = method(*args)
+        except Exception:
+            logger.exception("instance %d: %s failed", instance.id, method.__name__)
+            return
+        self._apply(instance, actions, save=save)
+
+    def _perform(self, action: Action) -> list[Action]:
+        match action:
+            case EnqueueTask(instance_id=iid, evqid=evqid, queue=queue, command=command):
+                self.pool.enqueue(queue, QueuedTask(iid, evqid, command))
+                self.events.emit(EventType.QUEUE_ENQUEUE, 0)
+            case AttachTask(instance_id=iid, evqid=evqid, queue=queue, tid=tid, pid=pid):
+                if queue:
+                    self.pool.attach(queue)
+                # pid 0 would mean "still starting"; a resumed task has started long ago.
+                self._slots.attach(tid, Slot(iid, evqid, queue, pid or -1))
+            case ArmRetry(instance_id=iid, evqid=evqid, at=at):
+                self.retrier.add(at, iid, evqid)
+                self._arm_timer()
+            case CancelRetries(instance_id=iid):
+                self.retrier.cancel_instance(iid)
+                self._arm_timer()
+            case CancelQueued(instance_id=iid):
+                now, instance = self._clock.now(), self._instances[iid]
+                return [a for t in self.pool.cancel_instance(iid)
+                        for a in instance.task_cancelled(t.evqid, now)]
+            case KillTask(tid=tid, pid=pid):
+                self._launcher.kill(tid, pid)
+            case InstanceEnded(instance_id=iid):
+                self._ended(self._instances[iid])
+            case Emit(event=event, object_id=object_id):
+                self.events.emit(event, object_id)
+        return []
+
+    def _ended(self, instance: Instance) -> None:
+        self._background_task(self._finish(instance, self._persistence.ended(instance)))
+
+    async def _finish(self, instance: Instance, written: asyncio.Future[None]) -> None:
+        await written
+        ended = EndedInstance(instance.id, instance.workflow_id, instance.schedule_id,
+                              instance.errors, instance.to_xml())
+        for listener in list(self._end_listeners):
+            try:
+                listener(ended)
+            except Exception:
+                logger.exception("end listener failed for instance %d", instance.id)
+        del self._instances[instance.id]
+        self._recent[instance.id] = True
+        while len(self._recent) > _RECENTLY_ENDED:
+            self._recent.popitem(last=False)
+        done = self._done.pop(instance.id)
+        if not done.done():
+            done.set_result(True)
+        self.stats.workflow_instance_executing -= 1
+        if instance.errors:
+            self.stats.workflow_instance_errors += 1
+        self.events.emit(EventType.INSTANCE_TERMINATED, instance.id)
+
+    # -- retries ------------------------------------------------------------------------------
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        at = self.retrier.next_due()
+        if at is None or self._stopping:
+            return
+        delay = max(0.0, (at - self._clock.now()).total_seconds())
+        self._timer = asyncio.get_running_loop().call_later(delay, self.retry_due)
+
+    def _run_retries(self, retries: list[PendingRetry]) -> int:
+        now = self._clock.now()
+        for retry in retries:
+            instance = self._instances.get(retry.instance_id)
+            if instance is not None:
+                self._step(instance, instance.retry_now, retry.evqid, now)
+        self._arm_timer()
+        return len(retries)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _running(self, instance_id: int) -> Instance:
+        instance = self._instances.get(instance_id)
+        if instance is None or instance.status != Status.EXECUTING:
+            raise UnknownInstance("Unknown workflow instance")
+        return instance
+
+    def _register(self, instance: Instance) -> None:
+        self._instances[instance.id] = instance
+        self._done[instance.id] = asyncio.get_running_loop().create_future()
+        self.stats.workflow_instance_executing += 1
+
+    def _load(self, stored: StoredInstance, instance_id: int, *, schedule_id: int | None
+              ) -> Instance:
+        return Instance.from_savepoint(
+            stored.savepoint, instance_id=instance_id, workflow_id=stored.workflow_id,
+            schedule_id=schedule_id, queues=self.pool,
+            settings=self.settings.instance_settings())
+
+    def _background_task(self, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _signed(retcode: int) -> int:
+    """The exit status as evQueue reports it: a signed char (255 → -1)."""
+    return ((retcode + 128) % 256) - 128
+
+

@@ -1,0 +1,146 @@
+"""When and what the engine writes about instances (savepoint levels, semantics.md §2.5).
+
+| level | at launch                   | while running     | at termination                   |
+|-------|-----------------------------|-------------------|----------------------------------|
+| 0     | id from a sequence          | nothing           | nothing (no history)             |
+| 1     | id from a sequence          | nothing           | full row inserted                |
+| 2     | EXECUTING row, id from it   | nothing           | row updated, filters and tags    |
+| 3     | EXECUTING row, id from it   | after each change | row updated, filters and tags    |
+
+At shutdown every running instance is written, whatever the level (an insert at levels 0/1:
+those rows are deleted again once resumed). The sequence of levels 0/1 continues after
+``MAX(workflow_instance_id)``. Task outputs of ``datastore.dom.maxsize`` bytes or more are
+stored in the datastore and only referenced from the instance XML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Iterable
+
+from evqueue.engine.actions import Spilled, TaskResult
+from evqueue.engine.instance import Instance
+from evqueue.engine.ports import InstanceStore, InstanceWrite, NewInstanceRow, StoredInstance
+from evqueue.engine.savepoints import SavepointWriter
+from evqueue.engine.settings import EngineSettings
+from evqueue.engine.tree import format_time
+
+__all__ = ["Persistence"]
+
+logger = logging.getLogger(__name__)
+
+
+class Persistence:
+    """Instance ids and savepoints, as the savepoint level decides.
+
+    Args:
+        store: the instance store.
+        settings: the engine settings (node name, level, parameters, retry of writes).
+    """
+
+    def __init__(self, store: InstanceStore, settings: EngineSettings) -> None:
+        self.store = store
+        self.level = settings.savepoint_level
+        self._settings = settings
+        self.writer = SavepointWriter(store, retry=settings.savepoint_retry,
+                                      retry_times=settings.savepoint_retry_times,
+                                      retry_wait=settings.savepoint_retry_wait)
+        self._next_id: int | None = None
+        self._lock = asyncio.Lock()
+
+    async def new_id(self, instance: Instance, now: datetime.datetime) -> int:
+        """The id of a launched instance (inserting its EXECUTING row at level ≥ 2)."""
+        if self.level < 2:
+            return await self.sequence()
+        root = instance.root
+        parameters = None
+        if self._settings.save_parameters:
+            parameters = tuple((p.get("name", ""), "".join(p.itertext()))
+                               for p in root.iterfind("parameters/parameter"))
+        return await self.store.create_instance(NewInstanceRow(
+            workflow_id=instance.workflow_id, node_name=self._settings.node_name,
+            schedule_id=instance.schedule_id, host=root.get("host", ""),
+            comment=root.get("comment", ""), start_time=format_time(now),
+            parameters=parameters))
+
+    async def debug_copy(self, stored: StoredInstance) -> int:
+        """The id of a debug-resumed copy of *stored* (a new row at level ≥ 2)."""
+        if self.level < 2:
+            return await self.sequence()
+        return await self.store.clone_instance(stored, node_name=self._settings.node_name,
+                                               copy_parameters=self._settings.save_parameters)
+
+    async def prime(self, in_use: Iterable[int]) -> None:
+        """Start the sequence of levels 0/1 after the stored ids and *in_use* (resumed
+        instances, whose rows are deleted once resumed)."""
+        async with self._lock:
+            highest = max([await self.store.max_instance_id(), *in_use])
+            self._next_id = max(self._next_id or 0, highest + 1)
+
+    async def sequence(self) -> int:
+        """The next id of the in-memory sequence (levels 0/1)."""
+        if self._next_id is None:
+            await self.prime(())
+        async with self._lock:
+            assert self._next_id is not None
+            self._next_id += 1
+            return self._next_id - 1
+
+    def changed(self, instance: Instance) -> None:
+        """An instance changed while running: written at level 3 only."""
+        if self.level == 3:
+            self.writer.submit(self.write(instance, terminal=False))
+
+    def ended(self, instance: Instance) -> asyncio.Future[None]:
+        """An instance terminated: its final write (none at level 0); done once stored."""
+        if self.level >= 1:
+            return self.writer.submit(self.write(instance, terminal=True))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    async def shutdown(self, instances: Iterable[Instance]) -> None:
+        """Write every running instance, then stop the writer."""
+        for instance in instances:
+            self.writer.submit(self.write(instance, terminal=False))
+        await self.writer.close()
+
+    async def task_result(
+        self, instance: Instance, evqid: str, retcode: int, stdout: str,
+        stderr: str | None, log: str | None,
+    ) -> TaskResult:
+        """A task's result, its texts of ``datastore.dom.maxsize`` bytes or more moved to
+        the datastore (a successful XML output stays: it is parsed into the tree)."""
+        xml_output = retcode == 0 and instance.output_is_xml(evqid)
+        return TaskResult(
+            retcode,
+            stdout if xml_output else await self._spill(instance.id, stdout),
+            None if stderr is None else await self._spill(instance.id, stderr),
+            None if log is None else await self._spill(instance.id, log),
+        )
+
+    async def _spill(self, instance_id: int, text: str) -> str | Spilled:
+        if len(text.encode(errors="replace")) < self._settings.dom_maxsize:
+            return text
+        try:
+            return Spilled(datastore_id=await self.store.store_datastore(instance_id, text))
+        except Exception as exc:  # the output is then referenced by its error
+            logger.warning("instance %d: datastore insert failed: %s", instance_id, exc)
+            return Spilled(error=str(exc))
+
+    def write(self, instance: Instance, *, terminal: bool) -> InstanceWrite:
+        """The savepoint record of *instance* (with filters and tags when it terminated)."""
+        root = instance.root
+        full = terminal and self.level >= 2
+        return InstanceWrite(
+            instance_id=instance.id, workflow_id=instance.workflow_id,
+            schedule_id=instance.schedule_id, node_name=self._settings.node_name,
+            host=root.get("host"), comment=root.get("comment"),
+            status=root.get("status", ""), start_time=root.get("start_time", ""),
+            end_time=root.get("end_time"), errors=instance.errors, savepoint=instance.to_xml(),
+            insert=self.level < 2,
+            custom_filters=tuple(instance.custom_attributes()) if full else None,
+            tags=tuple(instance.automatic_tags()) if full else None,
+        )

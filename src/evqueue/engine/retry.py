@@ -1,0 +1,85 @@
+"""The retry algorithm of a failed task (semantics.md §2.2).
+
+A task that exits with retval ≠ 0 (outside a cancel) is retried according to its attributes:
+
+* ``retry_schedule="name"`` names a ``<schedules/schedule>`` of the instance (global schedules
+  are copied in at launch). Its ``<level retry_delay= retry_times=>`` elements are used in
+  order: ``retry_schedule_level`` says which one, and ``retry_delay``/``retry_times`` are copied
+  onto the task when a level starts. Past the last level there is no retry.
+* Without a schedule, ``retry_delay`` and ``retry_times`` on the task give one level.
+* ``retry_retval`` restricts retries to that exit code (string comparison).
+
+A retry decrements ``retry_times``, sets ``retry_at`` and emits an ``ArmRetry``; the instance's
+``retrying_tasks`` counts it until ``retry_now`` queues the task again. A task that gets no retry
+counts one error.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from lxml import etree
+
+from evqueue.engine.actions import ArmRetry
+from evqueue.engine.state import InstanceState
+from evqueue.engine.tree import format_time
+
+__all__ = ["arm_retry", "retry_task"]
+
+
+def retry_task(st: InstanceState, task: etree._Element) -> None:
+    """Schedule a retry of a failed task, or count its failure as an error."""
+    schedule = task.get("retry_schedule", "")
+    level = _int(task.get("retry_schedule_level"))
+    if schedule and level == 0:
+        delay, times = _next_level(st, task, schedule)
+    elif "retry_delay" not in task.attrib or "retry_times" not in task.attrib:
+        st.error(task)
+        return
+    else:
+        delay, times = _int(task.get("retry_delay")), _int(task.get("retry_times"))
+    if schedule and times == 0:
+        delay, times = _next_level(st, task, schedule)
+    if delay <= 0 or times <= 0:
+        st.error(task)
+        return
+    if "retry_retval" in task.attrib and task.get("retry_retval") != task.get("retval"):
+        st.error(task)
+        return
+    task.set("retry_times", str(times - 1))
+    arm_retry(st, task, st.now + datetime.timedelta(seconds=delay))
+
+
+def arm_retry(st: InstanceState, task: etree._Element, at: datetime.datetime) -> None:
+    """Record a pending retry of *task* at *at* and ask for its timer."""
+    evqid = task.get("evqid", "")
+    task.set("retry_at", format_time(at))
+    st.retry_pending.add(evqid)
+    st.count("retrying", 1, task)
+    st.emit(ArmRetry(st.instance_id, evqid, at))
+
+
+def _next_level(st: InstanceState, task: etree._Element, name: str) -> tuple[int, int]:
+    """Move the task to the next level of its schedule: (delay, times), (0, 0) past the end."""
+    schedule = next(
+        (s for s in st.root.iterfind("schedules/schedule") if s.get("name") == name), None
+    )
+    if schedule is None:
+        return 0, 0  # evQueue leaves the values undefined; no retry is the safe reading
+    levels = schedule.findall("level")
+    level = _int(task.get("retry_schedule_level")) + 1
+    task.set("retry_schedule_level", str(level))
+    if level > len(levels):
+        return 0, 0
+    current = levels[level - 1]
+    delay, times = current.get("retry_delay", "0"), current.get("retry_times", "0")
+    task.set("retry_delay", delay)
+    task.set("retry_times", times)
+    return _int(delay), _int(times)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0

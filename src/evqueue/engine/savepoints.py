@@ -1,0 +1,110 @@
+"""One writer for instance savepoints, grouping writes into batched transactions.
+
+Rules:
+
+* :meth:`SavepointWriter.submit` never blocks: it queues a write and returns a future that is
+  done once the write is stored (or given up). A newer write of the same instance replaces a
+  queued one; its waiters are kept.
+* One background task writes everything queued so far in one ``write_instances`` call; writes
+  submitted meanwhile go into the next batch. Under load, batches grow instead of queuing
+  transactions.
+* A failed batch is tried again after ``retry_wait`` seconds, up to ``retry_times`` more times
+  (0 = forever) when retrying is enabled; then it is logged and dropped — the engine goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from evqueue.engine.ports import InstanceStore, InstanceWrite
+
+__all__ = ["SavepointWriter"]
+
+logger = logging.getLogger(__name__)
+
+
+class SavepointWriter:
+    """Batches :class:`~evqueue.engine.ports.InstanceWrite` into the store.
+
+    Args:
+        store: where to write.
+        retry: retry failed batches (``workflowinstance.savepoint.retry.enable``).
+        retry_times: extra tries, 0 = forever.
+        retry_wait: seconds between tries.
+    """
+
+    def __init__(
+        self,
+        store: InstanceStore,
+        *,
+        retry: bool = True,
+        retry_times: int = 2,
+        retry_wait: float = 2.0,
+    ) -> None:
+        self._store = store
+        self._retry, self._retry_times, self._retry_wait = retry, retry_times, retry_wait
+        self._pending: dict[int, tuple[InstanceWrite, list[asyncio.Future[None]]]] = {}
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.batches = 0  # number of transactions, for tests and metrics
+
+    def submit(self, write: InstanceWrite) -> asyncio.Future[None]:
+        """Queue *write*; the returned future is done once it is stored or given up."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        _, waiters = self._pending.pop(write.instance_id, (None, []))
+        waiters.append(future)
+        self._pending[write.instance_id] = (write, waiters)
+        self._idle.clear()
+        self._wakeup.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return future
+
+    async def flush(self) -> None:
+        """Wait until everything submitted so far is stored (or given up)."""
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        """Flush, then stop the background task."""
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            batch, self._pending = self._pending, {}
+            if batch:
+                await self._write(list(batch.values()))
+            if not self._pending:
+                self._idle.set()
+
+    async def _write(self, batch: list[tuple[InstanceWrite, list[asyncio.Future[None]]]]) -> None:
+        writes = [write for write, _ in batch]
+        tries = 0
+        while True:
+            try:
+                await self._store.write_instances(writes)
+                self.batches += 1
+                break
+            except Exception:
+                logger.exception("savepoint write of %d instance(s) failed", len(writes))
+                tries += 1
+                if not self._retry or (self._retry_times and tries > self._retry_times):
+                    logger.error("savepoints of instances %s dropped",
+                                 [w.instance_id for w in writes])
+                    break
+                await asyncio.sleep(self._retry_wait)
+        for _, waiters in batch:
+            for future in waiters:
+                if not future.done():
+                    future.set_result(None)

@@ -1,0 +1,68 @@
+"""Task slots: the ``tid`` of every task process the engine started or re-attached.
+
+A tid names a task's log files and its exit message, so it must be unique on the node while the
+task runs, including across engine restarts: allocation continues after the highest tid seen
+(resumed instances report theirs) and skips the ones in use, wrapping at ``tid_max``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Slot", "TaskSlots"]
+
+
+@dataclass
+class Slot:
+    """A task process: which task, in which queue, under which monitor pid (0 while starting)."""
+
+    instance_id: int
+    evqid: str
+    queue: str
+    pid: int = 0
+    early_exit: tuple | None = field(default=None, repr=False)  # exit seen before the start
+
+
+class TaskSlots:
+    """tid → :class:`Slot`."""
+
+    def __init__(self, tid_max: int) -> None:
+        self.tid_max = tid_max
+        self._slots: dict[int, Slot] = {}
+        self._last = 0
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __contains__(self, tid: int) -> bool:
+        return tid in self._slots
+
+    def allocate(self, slot: Slot) -> int:
+        """Give *slot* the next free tid.
+
+        Raises:
+            RuntimeError: every tid is in use.
+        """
+        for _ in range(self.tid_max):
+            self._last = self._last % self.tid_max + 1
+            if self._last not in self._slots:
+                self._slots[self._last] = slot
+                return self._last
+        raise RuntimeError(f"Could not allocate task ID, maxpid ({self.tid_max}) is reached")
+
+    def attach(self, tid: int, slot: Slot) -> None:
+        """Register a task found running after a restart under *tid*."""
+        self._slots[tid] = slot
+        self._last = max(self._last, tid)
+
+    def get(self, tid: int) -> Slot | None:
+        """The slot of *tid*, or None."""
+        return self._slots.get(tid)
+
+    def release(self, tid: int) -> Slot | None:
+        """Free *tid*; return its slot (None if unknown)."""
+        return self._slots.pop(tid, None)
+
+    def of_instance(self, instance_id: int) -> list[tuple[int, Slot]]:
+        """(tid, slot) of an instance's processes."""
+        return [(tid, s) for tid, s in self._slots.items() if s.instance_id == instance_id]

@@ -1,0 +1,128 @@
+"""The runtime state of one instance, shared by the modules of the state machine.
+
+:class:`InstanceState` holds the tree, the counters, the cancelling flag, the waiting nodes, the
+time of the call being handled and the actions produced so far. The job, value, output and retry
+modules are functions over it; :class:`~evqueue.engine.instance.Instance` is their public face.
+
+Errors in expressions follow evQueue: :meth:`InstanceState.fail` records ``status="ABORTED"``
+and ``error="<what> : <message>"`` on the node, then raises :class:`EvaluationFailed`, which
+climbs to the enclosing ``run_subjobs`` (the job is aborted and one error counted) and stops at
+the entry point that started the run. It never leaves the state machine.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import NoReturn, Protocol
+
+from lxml import etree
+
+from evqueue.engine.actions import Action, Emit
+from evqueue.engine.states import Trigger
+from evqueue.engine.tree import InstanceTree
+from evqueue.model.xpath import XPathError
+
+__all__ = ["EvaluationFailed", "InstanceSettings", "InstanceState", "QueueResolver"]
+
+
+class QueueResolver(Protocol):
+    """Read-only view of the queue pool used when a task is enqueued."""
+
+    def resolve(self, queue: str, host: str) -> str | None:
+        """The queue a task of *queue* on *host* goes to (``queue@host`` for a dynamic
+        queue with a host), or None when *queue* does not exist."""
+        ...
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    """Configuration the state machine reads.
+
+    Attributes:
+        tasks_directory: ``processmanager.tasks.directory``, prefix of relative task paths.
+        environ: variables for ``$VAR`` expansion in task paths (the engine's environment).
+    """
+
+    tasks_directory: str = "."
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+class EvaluationFailed(Exception):
+    """An expression failed; the error is already recorded on its node."""
+
+
+@dataclass
+class InstanceState:
+    """Mutable state of one instance while a state-machine method runs."""
+
+    tree: InstanceTree
+    queues: QueueResolver
+    settings: InstanceSettings
+    instance_id: int = 0
+    now: datetime.datetime = datetime.datetime(1970, 1, 1)
+    cancelling: bool = False
+    running: int = 0  # queued + executing tasks
+    queued: int = 0
+    retrying: int = 0
+    errors: int = 0
+    waiting: int = 0  # waiting conditions
+    waiting_nodes: list[etree._Element] = field(default_factory=list)
+    retry_pending: set[str] = field(default_factory=set)  # evqids with an armed retry
+    actions: list[Action] = field(default_factory=list)
+
+    @property
+    def root(self) -> etree._Element:
+        """The ``<workflow>`` element."""
+        return self.tree.root
+
+    def emit(self, action: Action) -> None:
+        """Queue an action for the asynchronous layer."""
+        self.actions.append(action)
+
+    def event(self, name: str) -> None:
+        """Queue a task/instance event about this instance."""
+        self.actions.append(Emit(name, self.instance_id))
+
+    def take_actions(self) -> list[Action]:
+        """The actions produced so far, emptying the list."""
+        actions, self.actions = self.actions, []
+        return actions
+
+    # -- counters (instance totals and the XML attributes together) ---------------------------
+
+    def count(self, name: str, delta: int, node: etree._Element) -> None:
+        """Change one of the five counters by *delta*, on the instance and in the tree."""
+        attr = {
+            "running": "running_tasks",
+            "queued": "queued_tasks",
+            "retrying": "retrying_tasks",
+            "errors": "error_tasks",
+            "waiting": "waiting_conditions",
+        }[name]
+        setattr(self, name, getattr(self, name) + delta)
+        self.tree.add_counter(attr, delta, node)
+
+    def error(self, node: etree._Element) -> None:
+        """Count one error against *node* (a task or a job)."""
+        self.count("errors", 1, node)
+
+    # -- failures -----------------------------------------------------------------------------
+
+    def abort(self, node: etree._Element, message: str) -> None:
+        """Mark *node* ABORTED with *message* as its error (no error counted)."""
+        self.tree.set_status(node, Trigger.ABORT)
+        node.set("error", message)
+
+    def fail(
+        self, node: etree._Element, what: str, exc: Exception, expression: str | None = None
+    ) -> NoReturn:
+        """Record an evaluation failure on *node* and raise :class:`EvaluationFailed`."""
+        if isinstance(exc, XPathError) and expression is not None:
+            detail = f"XPath expression error in '{expression}'. XPath returned error : {exc}"
+        else:
+            detail = str(exc)
+        self.abort(node, f"{what} : {detail}")
+        raise EvaluationFailed(node.get("error"))

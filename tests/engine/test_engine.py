@@ -1,0 +1,407 @@
+"""The asynchronous engine with in-memory ports (fake launcher, store and source)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+
+import pytest
+from lxml import etree
+
+from evqueue.engine import (
+    EngineError,
+    EventType,
+    InvalidWorkflowParameters,
+    QueueDefinition,
+    StoredInstance,
+    UnknownInstance,
+    UnknownObject,
+)
+from tests.engine.fakes import HOLD, START, MemoryStore, Outcome, make_engine
+from tests.engine.workflows import BACKUP, SHORT, TWO_LEVELS, simple
+
+TABLES = '<tables><table name="orders" rows="10"/><table name="tmp" rows="0"/></tables>'
+ONE = simple('<task name="t" path="/bin/t" queue="default"/>')
+BACKUP_QUEUES = (QueueDefinition("default", 1), QueueDefinition("dump", 2))
+
+
+def backup_script(command):
+    return Outcome(0, TABLES if command.name == "list_tables" else "ok\n")
+
+
+def xml_of(store: MemoryStore, instance_id: int) -> etree._Element:
+    return etree.fromstring(store.rows[instance_id].savepoint)
+
+
+class TestLaunch:
+    async def test_backup_example_end_to_end(self):
+        engine, launcher, store, _ = make_engine(
+            {"backup": BACKUP}, queues=BACKUP_QUEUES, script=backup_script,
+            schedules={"short": SHORT})
+        events = []
+        engine.events.subscribe(events.append, types=["INSTANCE_STARTED", "INSTANCE_TERMINATED"])
+        instance_id = await engine.launch("backup", {"dbname": "sales", "target": "db1"},
+                                          comment="nightly")
+        assert await engine.wait(instance_id, timeout=5)
+        root = xml_of(store, instance_id)
+        assert (root.get("status"), root.get("errors"), root.get("name")) == (
+            "TERMINATED", "0", "backup")
+        assert root.get("comment") == "nightly"
+        # queues are served in name order: "default" (mail_report) before "dump"
+        assert [s.command.name for s in launcher.spawned] == ["list_tables", "mail_report", ""]
+        assert store.rows[instance_id].status == "TERMINATED"
+        assert store.parameters[instance_id] == (("dbname", "sales"), ("target", "db1"))
+        assert store.filters[instance_id] == (("db", "sales"),)
+        assert store.tags[instance_id] == ()
+        assert [(e.type, e.object_id) for e in events] == [
+            (EventType.INSTANCE_STARTED, instance_id), (EventType.INSTANCE_TERMINATED,
+                                                        instance_id)]
+        assert engine.instance(instance_id) is None
+        assert engine.stats.workflow_instance_launched == 1
+        assert engine.stats.workflow_instance_executing == 0
+        await engine.stop()
+
+    async def test_unknown_workflow(self):
+        engine, *_ = make_engine({})
+        with pytest.raises(UnknownObject) as error:
+            await engine.launch("nosuch")
+        assert (str(error.value), error.value.code) == (
+            "Unknown Workflow name : nosuch", "UKNOWN_OBJECT")
+        assert engine.stats.workflow_exceptions == 1
+
+    async def test_invalid_parameters(self):
+        engine, *_ = make_engine({"backup": BACKUP}, schedules={"short": SHORT})
+        with pytest.raises(InvalidWorkflowParameters, match=r"passed 0, expected 2"):
+            await engine.launch("backup")
+
+    async def test_unknown_retry_schedule(self):
+        engine, *_ = make_engine({"backup": BACKUP})
+        with pytest.raises(UnknownObject, match="Unknown RetrySchedule name : short"):
+            await engine.launch("backup", {"dbname": "a", "target": "b"})
+
+    async def test_wait(self):
+        engine, launcher, *_ = make_engine({"one": ONE}, script=lambda c: HOLD)
+        instance_id = await engine.launch("one")
+        assert await engine.wait(instance_id, timeout=0.01) is False
+        with pytest.raises(UnknownInstance, match="Unknown instance ID"):
+            await engine.wait(999)
+        waiter = asyncio.ensure_future(engine.wait(instance_id))
+        await launcher.finish(next(iter(launcher.running)))
+        assert await waiter is True
+        assert await engine.wait(instance_id) is True  # just ended: still known
+        await engine.stop()
+
+    async def test_status_and_query(self):
+        engine, launcher, *_ = make_engine({"one": ONE}, script=lambda c: HOLD)
+        first, second = await engine.launch("one"), await engine.launch("one")
+        count, summaries = engine.status()
+        assert count == 2 and [s.get("id") for s in summaries] == [str(first), str(second)]
+        assert all(len(s) == 0 for s in summaries)
+        assert engine.status(limit=1)[1][0].get("id") == str(first)
+        assert etree.fromstring(engine.query(first)).get("status") == "EXECUTING"
+        assert engine.query(12345) is None
+        await engine.stop()
+
+    async def test_end_listener(self):
+        engine, *_ = make_engine({"one": ONE}, script=lambda c: Outcome(1))
+        ended = []
+        engine.add_end_listener(ended.append)
+        instance_id = await engine.launch("one", schedule_id=None)
+        await engine.wait(instance_id)
+        assert [(e.instance_id, e.errors) for e in ended] == [(instance_id, 1)]
+        assert engine.stats.workflow_instance_errors == 1
+
+
+class TestQueues:
+    async def test_concurrency_of_two(self):
+        engine, launcher, *_ = make_engine(
+            {"one": ONE}, queues=[QueueDefinition("default", 2)], script=lambda c: HOLD)
+        ids = [await engine.launch("one") for _ in range(5)]
+        await launcher.settle()
+        assert len(launcher.running) == 2
+        figures = engine.queue_statistics()[0]
+        assert (figures.size, figures.running_tasks) == (3, 2)
+        while launcher.running:
+            launcher.finish(min(launcher.running))
+            await launcher.settle()
+            assert len(launcher.running) <= 2
+        for instance_id in ids:
+            assert await engine.wait(instance_id, timeout=5)
+        assert launcher.max_running == 2 and len(launcher.spawned) == 5
+
+    @pytest.mark.parametrize(("scheduler", "expected"), [
+        ("prio", ["a1", "a2", "b1", "b2"]),
+        ("fifo", ["a1", "b1", "b2", "a2"]),
+    ])
+    async def test_prio_runs_the_oldest_instance_first(self, scheduler, expected):
+        older = simple('<task name="a1" path="a" queue="q"/>').replace(
+            "</tasks></job>", '</tasks><subjobs><job name="s"><tasks>'
+            '<task name="a2" path="a" queue="q"/></tasks></job></subjobs></job>')
+        newer = simple('<task name="b1" path="b" queue="q"/>', '<task name="b2" path="b" '
+                       'queue="q"/>')
+        engine, launcher, *_ = make_engine(
+            {"older": older, "newer": newer}, queues=[QueueDefinition("q", 1, scheduler)],
+            script=lambda c: HOLD)
+        await engine.launch("older")
+        await engine.launch("newer")
+        await launcher.settle()
+        while launcher.running:
+            launcher.finish(min(launcher.running))
+            await launcher.settle()
+        assert [s.command.name for s in launcher.spawned] == expected
+
+    async def test_dynamic_queues(self):
+        xml = simple('<task name="t" path="/x" queue="r" queue_host="h1"/>',
+                     '<task name="u" path="/x" queue="r" queue_host="h1"/>',
+                     '<task name="v" path="/x" queue="r" queue_host="h2"/>')
+        engine, launcher, *_ = make_engine(
+            {"w": xml}, queues=[QueueDefinition("r", 1, dynamic=True)], script=lambda c: HOLD)
+        await engine.launch("w")
+        await launcher.settle()
+        assert sorted(s.command.name for s in launcher.spawned) == ["t", "v"]
+        assert [f.name for f in engine.queue_statistics()] == ["r", "r@h1", "r@h2"]
+        await engine.stop()
+
+
+class TestRetries:
+    async def test_two_level_schedule(self):
+        codes = iter([1, 1, 0])
+        engine, launcher, store, clock = make_engine(
+            {"w": simple('<task name="t" path="/x" queue="default" retry_schedule="two"/>')},
+            schedules={"two": TWO_LEVELS}, script=lambda c: Outcome(next(codes)))
+        instance_id = await engine.launch("w")
+        await launcher.settle()
+        assert engine.retrier.next_due() == START + datetime.timedelta(seconds=10)
+        clock.advance(9)
+        assert engine.retry_due() == 0
+        clock.advance(1)
+        assert engine.retry_due() == 1
+        await launcher.settle()
+        assert engine.retrier.next_due() == clock.now() + datetime.timedelta(seconds=60)
+        assert engine.flush_retries() == 1
+        assert await engine.wait(instance_id, timeout=5)
+        assert xml_of(store, instance_id).get("errors") == "0"
+        assert len(launcher.spawned) == 3
+
+    async def test_retry_timer_fires(self):
+        codes = iter([1, 0])
+        engine, launcher, store, clock = make_engine(
+            {"w": simple('<task name="t" path="/x" queue="default" retry_delay="1" '
+                         'retry_times="1"/>')}, script=lambda c: Outcome(next(codes)))
+        clock.current = datetime.datetime.now()  # the timer uses real delays
+        instance_id = await engine.launch("w")
+        await launcher.settle()
+        clock.current += datetime.timedelta(seconds=1)
+        assert await engine.wait(instance_id, timeout=5)
+
+
+class TestControl:
+    async def test_cancel(self):
+        xml = simple('<task name="run" path="/x" queue="default"/>',
+                     '<task name="queued" path="/x" queue="default"/>')
+        engine, launcher, store, _ = make_engine({"w": xml}, script=lambda c: HOLD)
+        instance_id = await engine.launch("w")
+        await launcher.settle()
+        assert [s.command.name for s in launcher.spawned] == ["run"]
+        engine.cancel(instance_id)
+        live = etree.fromstring(engine.query(instance_id))
+        queued = live.find(".//task[@name='queued']")
+        assert (queued.get("status"), queued.get("error")) == (
+            "ABORTED", "Task execution : Aborted on user request")
+        assert engine.queue_statistics()[0].size == 0
+        await launcher.finish(launcher.spawned[0].tid, Outcome(0))
+        assert await engine.wait(instance_id, timeout=5)
+        assert xml_of(store, instance_id).get("errors") == "1"
+        with pytest.raises(UnknownInstance, match="Unknown workflow instance"):
+            engine.cancel(instance_id)
+
+    async def test_kill(self):
+        engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD)
+        instance_id = await engine.launch("one")
+        await launcher.settle()
+        spawned = launcher.spawned[0]
+        engine.kill(instance_id)
+        assert launcher.killed == [(spawned.tid, spawned.pid)]
+        assert await engine.wait(instance_id, timeout=5)
+        task = xml_of(store, instance_id).find(".//task")
+        assert task.get("retval") == "-1"
+        assert task.get("error") == "Won't retry because workflow is cancelling"
+
+    async def test_killtask(self):
+        engine, launcher, *_ = make_engine({"one": ONE}, script=lambda c: HOLD)
+        instance_id = await engine.launch("one")
+        await launcher.settle()
+        engine.killtask(instance_id, 424242)
+        assert launcher.killed == []
+        spawned = launcher.spawned[0]
+        engine.killtask(instance_id, spawned.pid)
+        assert launcher.killed == [(spawned.tid, spawned.pid)]
+        with pytest.raises(UnknownInstance):
+            engine.killtask(999, 1)
+        assert await engine.wait(instance_id, timeout=5)
+
+    async def test_debug_resume(self):
+        xml = simple('<task name="ok" path="/x" queue="default"/>',
+                     '<task name="bad" path="/x" queue="default"/>')
+        failing = {"bad": 1}
+        engine, launcher, store, _ = make_engine(
+            {"w": xml}, script=lambda c: Outcome(failing.pop(c.name, 0)))
+        first = await engine.launch("w")
+        assert await engine.wait(first, timeout=5)
+        assert store.rows[first].status == "TERMINATED"
+        with pytest.raises(EngineError, match="not terminated"):
+            await engine.debug_resume(999)
+        second = await engine.debug_resume(first)
+        assert second != first
+        assert await engine.wait(second, timeout=5)
+        root = xml_of(store, second)
+        assert root.get("errors") == "0" and root.get("id") == str(second)
+        assert [s.command.name for s in launcher.spawned] == ["ok", "bad", "bad"]
+
+    async def test_spawn_failure(self):
+        engine, launcher, store, _ = make_engine({"one": ONE})
+        launcher.fail_with = "fork failed"
+        instance_id = await engine.launch("one")
+        assert await engine.wait(instance_id, timeout=5)
+        task = xml_of(store, instance_id).find(".//task")
+        assert task.get("error") == "Task execution : fork failed"
+        assert engine.queue_statistics()[0].running_tasks == 0
+
+    async def test_progress_and_signed_retcode(self):
+        engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD)
+        progress = []
+        engine.events.subscribe(progress.append, types=["TASK_PROGRESS"])
+        instance_id = await engine.launch("one")
+        await launcher.settle()
+        tid = launcher.spawned[0].tid
+        engine.task_progress(tid, 40)
+        assert etree.fromstring(engine.query(instance_id)).find(".//task").get(
+            "progression") == "40"
+        assert len(progress) == 1
+        await launcher.finish(tid, Outcome(255))
+        assert await engine.wait(instance_id, timeout=5)
+        assert xml_of(store, instance_id).find(".//task").get("retval") == "-1"
+
+    async def test_exit_before_the_start_is_recorded(self):
+        engine, launcher, store, _ = make_engine({"one": ONE})
+
+        class Racing:
+            async def spawn(self, tid, command):
+                await engine.task_exited(tid, 0, "fast", "", "")  # exit seen first
+                await asyncio.sleep(0)
+                return 77
+
+            def kill(self, tid, pid):
+                pass
+
+        engine._launcher = Racing()
+        instance_id = await engine.launch("one")
+        assert await engine.wait(instance_id, timeout=5)
+        task = xml_of(store, instance_id).find(".//task")
+        assert task.get("status") == "TERMINATED" and task.findtext("output") == "fast"
+
+    async def test_large_output_goes_to_the_datastore(self):
+        engine, launcher, store, _ = make_engine(
+            {"one": ONE}, script=lambda c: Outcome(0, "x" * 50, "short"), dom_maxsize=20)
+        instance_id = await engine.launch("one")
+        assert await engine.wait(instance_id, timeout=5)
+        task = xml_of(store, instance_id).find(".//task")
+        datastore_id = int(task.find("output").get("datastore-id"))
+        assert store.datastore[datastore_id] == "x" * 50
+        assert task.findtext("stderr") == "short"
+
+
+class TestSavepoints:
+    @pytest.mark.parametrize("level", [0, 1, 2, 3])
+    async def test_levels(self, level):
+        engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD,
+                                                 savepoint_level=level)
+        instance_id = await engine.launch("one")
+        await launcher.settle()
+        assert (instance_id in store.rows) is (level >= 2)
+        if level == 3:
+            assert xml_of(store, instance_id).find(".//task").get("status") == "EXECUTING"
+        elif level == 2:
+            assert store.rows[instance_id].savepoint == ""
+        await launcher.finish(launcher.spawned[0].tid)
+        assert await engine.wait(instance_id, timeout=5)
+        if level == 0:
+            assert store.rows == {}
+        else:
+            assert store.rows[instance_id].status == "TERMINATED"
+            assert (store.writes[-1].custom_filters is not None) is (level >= 2)
+            assert store.writes[-1].insert is (level < 2)
+
+    async def test_ids_of_low_levels_continue_the_stored_ones(self):
+        store = MemoryStore()
+        store.rows[41] = StoredInstance(41, 1, None, "localhost", "TERMINATED", "<workflow/>")
+        engine, *_ = make_engine({"one": ONE}, store=store, savepoint_level=1)
+        assert await engine.launch("one") == 42
+        assert await engine.launch("one") == 43
+
+
+class TestRestart:
+    XML = simple('<task name="running" path="/x" queue="default"/>',
+                 '<task name="queued" path="/x" queue="default"/>',
+                 '<task name="retry" path="/x" queue="other" retry_delay="300" retry_times="1"/>')
+    QUEUES = (QueueDefinition("default", 1), QueueDefinition("other", 1))
+
+    @pytest.mark.parametrize("level", [1, 2])
+    async def test_resume_after_shutdown(self, level):
+        def first_script(command):
+            return Outcome(1) if command.name == "retry" else HOLD
+        engine, launcher, store, clock = make_engine(
+            {"w": self.XML}, queues=self.QUEUES, script=first_script, savepoint_level=level)
+        instance_id = await engine.launch("w")
+        await launcher.settle()
+        running = launcher.spawned[0]
+        assert running.command.name == "running"
+        await engine.stop()
+        assert store.rows[instance_id].status == "EXECUTING"
+
+        clock.advance(60)
+        engine2, launcher2, _, _ = make_engine(
+            {"w": self.XML}, queues=self.QUEUES, store=store, clock=clock,
+            savepoint_level=level)
+        assert await engine2.resume() == [instance_id]
+        if level <= 1:
+            assert instance_id not in store.rows  # deleted once resumed
+        # the queued task runs again; the running one is attached under its tid
+        assert [s.command.name for s in launcher2.spawned] == []  # queue still full
+        assert engine2.queue_statistics()[0].running_tasks == 1
+        assert engine2.retrier.next_due() == clock.now() + datetime.timedelta(seconds=240)
+        await engine2.task_exited(running.tid, 0, "done", "", "")
+        await launcher2.settle()
+        assert [s.command.name for s in launcher2.spawned] == ["queued"]
+        assert launcher2.spawned[0].tid > running.tid
+        engine2.flush_retries()
+        assert await engine2.wait(instance_id, timeout=5)
+        root = xml_of(store, instance_id)
+        assert root.get("errors") == "0"
+        outputs = root.find(".//task[@name='running']/output")
+        assert outputs.text == "done"
+
+    async def test_empty_savepoint_is_not_resumed(self):
+        store = MemoryStore()
+        engine, *_ = make_engine({"one": ONE}, store=store, script=lambda c: HOLD)
+        instance_id = await engine.launch("one")  # level 2: row with an empty savepoint
+        engine2, *_ = make_engine({"one": ONE}, store=store)
+        assert await engine2.resume() == []
+        assert store.rows[instance_id].status == "TERMINATED"
+        await engine.stop()
+
+    async def test_migrate(self):
+        store = MemoryStore()
+        engine, launcher, _, clock = make_engine({"one": ONE}, store=store,
+                                                 script=lambda c: HOLD, node_name="node1")
+        instance_id = await engine.launch("one")
+        await engine.stop()
+        engine2, launcher2, _, _ = make_engine({"one": ONE}, store=store, clock=clock,
+                                               node_name="node2")
+        with pytest.raises(EngineError, match="already belongs"):
+            await engine.migrate(instance_id)
+        await engine2.migrate(instance_id)
+        assert store.rows[instance_id].node_name == "node2"
+        assert await engine2.wait(instance_id, timeout=5)
+        task = xml_of(store, instance_id).find(".//task")
+        assert task.findtext("output") == "Task migrated" and task.get("retval") == "-1"

@@ -1,0 +1,57 @@
+"""Ids and savepoint records by savepoint level."""
+
+from __future__ import annotations
+
+import datetime
+
+from evqueue.engine import EngineSettings, Spilled, StoredInstance
+from evqueue.engine.persistence import Persistence
+from tests.engine.drive import make_instance
+from tests.engine.fakes import MemoryStore
+from tests.engine.workflows import simple
+
+NOW = datetime.datetime(2024, 1, 10, 10, 0, 0)
+WF = simple('<task name="t" path="/x" queue="default" output-method="XML"/>').replace(
+    "<workflow>", '<workflow><parameters><parameter name="p"/></parameters>')
+
+
+async def test_level_two_inserts_a_row_with_parameters():
+    store = MemoryStore()
+    persistence = Persistence(store, EngineSettings(environ={}, node_name="n1"))
+    instance = make_instance(WF, {"p": "v"}, host="h", comment="c")
+    instance_id = await persistence.new_id(instance, NOW)
+    row = store.rows[instance_id]
+    assert (row.status, row.node_name, row.host, row.comment, row.savepoint) == (
+        "EXECUTING", "n1", "h", "c", "")
+    assert store.parameters[instance_id] == (("p", "v"),)
+
+
+async def test_low_levels_use_a_sequence():
+    store = MemoryStore()
+    store.rows[9] = StoredInstance(9, 1, None, "n", "TERMINATED", "<workflow/>")
+    persistence = Persistence(store, EngineSettings(environ={}, savepoint_level=0))
+    await persistence.prime([12])
+    assert [await persistence.sequence() for _ in range(2)] == [13, 14]
+    assert store.writes == []
+
+
+async def test_write_records():
+    persistence = Persistence(MemoryStore(), EngineSettings(environ={}, savepoint_level=2))
+    instance = make_instance(WF, {"p": "v"})
+    running = persistence.write(instance, terminal=False)
+    assert running.custom_filters is None and running.insert is False
+    final = persistence.write(instance, terminal=True)
+    assert final.custom_filters == () and final.tags == ()
+
+
+async def test_large_texts_are_spilled_except_xml_output():
+    store = MemoryStore()
+    persistence = Persistence(store, EngineSettings(environ={}, dom_maxsize=4))
+    instance = make_instance(WF, {"p": "v"})
+    evqid = "3"
+    instance.start(NOW)
+    ok = await persistence.task_result(instance, evqid, 0, "<r>big</r>", "abc", None)
+    assert ok.stdout == "<r>big</r>" and ok.stderr == "abc" and ok.log is None
+    failed = await persistence.task_result(instance, evqid, 1, "<r>big</r>", "stderr!", "")
+    assert failed.stdout == Spilled(datastore_id=1) and failed.stderr == Spilled(datastore_id=2)
+    assert store.datastore == {1: "<r>big</r>", 2: "stderr!"}

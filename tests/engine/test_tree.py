@@ -1,0 +1,62 @@
+"""The instance tree: evqids, counters, statuses."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from evqueue.engine.states import InvalidTransition, Trigger
+from evqueue.engine.tree import InstanceTree, format_time, parse_xml
+from evqueue.model.xpath import AttrRef
+
+XML = ('<workflow evqid="1"><subjobs><job evqid="2"><tasks><task evqid="5"/></tasks>'
+       '<subjobs><job><tasks><task><stdin><x evqid="5"/></stdin></task></tasks></job></subjobs>'
+       '</job></subjobs></workflow>')
+
+
+def test_ids_continue_after_the_highest():
+    tree = InstanceTree(parse_xml(XML))
+    inner = tree.root.find("subjobs/job/subjobs/job")
+    assert tree.evqid(inner) == "6"
+    assert tree.evqid(inner) == "6"
+    assert tree.find("6") is inner
+    # a copy inside a stdin does not hide the original
+    assert tree.find("5") is tree.root.find("subjobs/job/tasks/task")
+
+
+def test_attribute_ids():
+    tree = InstanceTree(parse_xml(XML))
+    job = tree.root.find("subjobs/job")
+    assert tree.evqid(AttrRef(job, "name")) == "2/@name"
+    assert tree.find("2/@name") == AttrRef(job, "name")
+    assert tree.find("99") is None
+
+
+def test_counters_climb_to_the_root():
+    tree = InstanceTree(parse_xml(XML))
+    task = tree.root.find("subjobs/job/subjobs/job/tasks/task")
+    tree.add_counter("running_tasks", 1, task)
+    tree.add_counter("running_tasks", 1, task)
+    values = [e.get("running_tasks") for e in tree.root.iter("workflow", "job")]
+    assert values == ["2", "2", "2"]
+    tree.clear_counters()
+    assert all(e.get("running_tasks") is None for e in tree.root.iter())
+
+
+def test_set_status_uses_the_table():
+    tree = InstanceTree(parse_xml(XML))
+    task = tree.root.find("subjobs/job/tasks/task")
+    tree.set_status(task, Trigger.ENQUEUE)
+    assert task.get("status") == "QUEUED"
+    with pytest.raises(InvalidTransition):
+        tree.set_status(task, Trigger.STOP)
+
+
+def test_parse_xml_does_not_expand_entities():
+    document = parse_xml('<!DOCTYPE r [<!ENTITY e "boom">]><r>&e;</r>')
+    assert document.text is None and "boom" not in "".join(document.itertext())
+
+
+def test_format_time():
+    assert format_time(datetime.datetime(2024, 2, 3, 4, 5, 6)) == "2024-02-03 04:05:06"

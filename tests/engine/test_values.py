@@ -1,0 +1,158 @@
+"""Task values and the command built from them (semantics.md §1.7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from evqueue.engine import QueueDefinition
+from evqueue.engine.values import TaskSetupError, split_path
+from tests.engine.drive import Driver, make_instance
+from tests.engine.workflows import simple
+
+PARAMS = '<parameters><parameter name="p"/><parameter name="h"/></parameters>'
+
+
+def wf(*tasks: str) -> str:
+    return simple(*tasks).replace("<workflow>", f"<workflow>{PARAMS}")
+
+
+def command_of(task_xml: str, **params: str):
+    d = Driver(make_instance(wf(task_xml), {"p": "P", "h": "H", **params})).start()
+    assert d.queued, d.task("t").get("error")
+    return d.queued[0].command, d
+
+
+class TestCommand:
+    def test_cmdline_inputs_follow_static_arguments(self):
+        command, _ = command_of(
+            '<task name="t" path="tool.sh -v \'a b\'" queue="default">'
+            '<input name="x">1</input><input>two</input></task>')
+        assert command.path == "./tool.sh"
+        assert command.args == ("-v", "a b", "1", "two")
+        assert command.env == {"EVQUEUE_IPC_QID": "0", "EVQUEUE_ENV": "true"}
+        assert command.stdin == b"" and command.script is None and command.type == "BINARY"
+
+    def test_env_mode(self):
+        command, _ = command_of(
+            '<task name="t" path="/bin/tool" queue="default" parameters-mode="ENV">'
+            '<input name="A">1</input><input>anon</input><input name="A">2</input></task>')
+        assert command.args == ()
+        assert command.env == {"EVQUEUE_IPC_QID": "0", "EVQUEUE_ENV": "true",
+                               "A": "2", "DEFAULT_PARAMETER_NAME": "anon"}
+
+    def test_path_expansion(self):
+        command, _ = command_of('<task name="t" path="~/bin/x $HOME" queue="default"/>')
+        assert command.path == "/home/evq/bin/x" and command.args == ("/home/evq",)
+
+    def test_attributes(self):
+        command, _ = command_of('<task name="t" path="/x" queue="default" wd="/tmp" '
+                                'merge-stderr="yes" use-agent="no"/>')
+        assert (command.wd, command.merge_stderr, command.use_agent) == ("/tmp", True, False)
+        assert (command.host, command.user) == ("", "")
+
+    def test_instance_host_and_user(self):
+        d = Driver(make_instance(wf('<task name="t" path="/x" queue="default"/>'),
+                                 {"p": "P", "h": "H"}, host="far", user="bob")).start()
+        command = d.queued[0].command
+        assert (command.host, command.user) == ("far", "bob")
+
+    def test_task_user_ignored_without_task_host(self):
+        d = Driver(make_instance(wf('<task name="t" path="/x" queue="default" user="al"/>'),
+                                 {"p": "P", "h": "H"}, host="far", user="bob")).start()
+        assert d.queued[0].command.user == "bob"
+
+    def test_stdin_text(self):
+        command, _ = command_of('<task name="t" path="/x" queue="default">'
+                                '<stdin>value <value select="evqGetWorkflowParameter(\'p\')"/>'
+                                '</stdin></task>')
+        assert command.stdin == b"value P"
+
+    def test_skipped_stdin_sends_nothing(self):
+        command, _ = command_of('<task name="t" path="/x" queue="default">'
+                                '<stdin condition="false()">x</stdin></task>')
+        assert command.stdin == b""
+
+    @pytest.mark.parametrize(("attributes", "message"), [
+        ('type="JAVA"', "Task execution : Unknown type JAVA"),
+        ('parameters-mode="PIPE"', "Task execution : Unknown parameters mode PIPE"),
+        ('output-method="JSON"', "Task execution : Unknown output method JSON"),
+        ('type="SCRIPT" host="far"',
+         "Task execution : Script tasks cannot be remote without using evQueue agent"),
+    ])
+    def test_unusable_task(self, attributes, message):
+        d = Driver(make_instance(wf(f'<task name="t" path="/x" queue="default" {attributes}>'
+                                    '<script>#!/bin/sh</script></task>'),
+                                 {"p": "P", "h": "H"})).start()
+        assert (d.task("t").get("status"), d.task("t").get("error")) == ("ABORTED", message)
+        assert d.root.get("errors") == "1"
+
+    def test_split_path(self):
+        assert split_path('a "b c" d\\ e $X', {"X": "y"}) == ["a", "b c", "d e", "y"]
+        with pytest.raises(TaskSetupError):
+            split_path("", {})
+        with pytest.raises(TaskSetupError):
+            split_path('"unbalanced', {})
+
+
+class TestInputs:
+    def test_values_copies_and_modes(self):
+        _, d = command_of(
+            '<task name="t" path="/x" queue="default">'
+            '<input name="a">x<value select="evqGetWorkflowParameter(\'p\')"/>y</input>'
+            '<input name="b"><value select="/nothing"/>kept</input>'
+            '<input name="c"><copy select="/workflow/parameters"/></input>'
+            '<input name="d"><value select="1 div 4"/>,<value select="true()"/></input>'
+            '</task>')
+        a, b, c, e = d.task("t").iterfind("input")
+        assert (a.get("mode"), a.text) == ("text", "xPy")
+        assert b.find("value") is not None and "".join(b.itertext()) == "kept"
+        assert c.get("mode") == "xml" and c.find("parameters/parameter").text == "P"
+        assert "".join(e.itertext()) == "0.25,true"
+
+    def test_input_condition_and_loop_order(self):
+        command, d = command_of(
+            '<task name="t" path="/x" queue="default">'
+            '<input name="a" loop="/workflow/parameters/parameter"><value select="."/></input>'
+            '<input name="b">B</input>'
+            '<input name="c" condition="false()">C</input></task>')
+        # looped inputs are appended after the others (evQueue's order)
+        assert command.args == ("B", "P", "H")
+        assert d.one("//input[@name='c']").get("status") == "SKIPPED"
+
+    def test_dynamic_host_and_queue_host(self):
+        command, d = command_of(
+            '<task name="t" path="/x" queue="default" '
+            'host="{/workflow/parameters/parameter[@name=\'h\']}.example" '
+            'user="{/nothing}" use-agent="yes"/>')
+        assert command.host == "H.example"
+        assert d.task("t").get("user") == "{/nothing}"  # empty result: left as it is
+
+    def test_dynamic_host_literal_is_an_error(self):
+        d = Driver(make_instance(wf('<task name="t" path="/x" queue="default" '
+                                    'host="{evqGetWorkflowParameter(\'h\')}"/>'),
+                                 {"p": "P", "h": "H"})).start()
+        assert d.task("t").get("error") == (
+            "Error computing dynamic host : Evaluation result is not a node")
+        assert d.ended is not None and d.ended.errors == 1
+
+    def test_bad_value_expression(self):
+        d = Driver(make_instance(wf('<task name="t" path="/x" queue="default">'
+                                    '<input name="i"><value select="nosuch()"/></input></task>'),
+                                 {"p": "P", "h": "H"})).start()
+        i = d.one("//input")
+        assert i.get("status") == "ABORTED"
+        assert i.get("error").startswith("Error computing input value : XPath expression error")
+        assert d.job("main").get("status") == "ABORTED"
+
+    def test_evqwait_in_input_condition_is_an_error(self):
+        d = Driver(make_instance(wf('<task name="t" path="/x" queue="default">'
+                                    '<input condition="evqWait(false())">x</input></task>'),
+                                 {"p": "P", "h": "H"})).start()
+        assert d.one("//input").get("status") == "ABORTED"
+
+    def test_dynamic_queue(self):
+        xml = wf('<task name="t" path="/x" queue="remote" '
+                 'queue_host="{/workflow/parameters/parameter[@name=\'h\']}"/>')
+        d = Driver(make_instance(xml, {"p": "P", "h": "H"},
+                                 queues=(QueueDefinition("remote", 1, dynamic=True),))).start()
+        assert d.queued[0].queue == "remote@H"
