@@ -1,0 +1,125 @@
+/**
+ * Form fields bound to attributes and mixed content of a workflow definition element, used by
+ * the structured editor. Every edit writes the DOM at once and calls env.onChange(structural):
+ * structural=true redraws the tree (add, remove, move, type change), plain edits only
+ * re-serialize, so the field being typed in keeps focus.
+ *
+ * XPath fields are checked by the engine (`<xpath action="parse" expression=…/>`, reply
+ * attribute `parse-error`) when they lose focus; an engine without that command is ignored.
+ */
+
+import { field, options } from '../forms.js';
+import { h, replace } from '../ui.js';
+import { XmlSyntaxError } from '../wire.js';
+import { innerXml, setAttr, setInnerXml } from './workflow-doc.js';
+
+let counter = 0;
+const uid = (p) => {
+  counter += 1;
+  return `${p}-${counter}`;
+};
+
+/**
+ * A field bound to attribute `spec.name` of el.
+ * spec: {name, label, type: text|select|check|xpath|number, options, help, placeholder, onValue}
+ */
+export function attrField(el, spec, env) {
+  const id = uid('a');
+  const value = el.getAttribute(spec.name) ?? '';
+  const testid = `attr-${spec.name}`;
+  let ctrl;
+  if (spec.type === 'select') {
+    const opts = spec.options.includes(value) || value === '' ? spec.options : [...spec.options, value];
+    ctrl = h(
+      'select',
+      { id, testid },
+      options(
+        opts.map((o) => (typeof o === 'object' ? o : { value: o, label: o || '—' })),
+        value,
+      ),
+    );
+  } else if (spec.type === 'check') {
+    ctrl = h('input', {
+      type: 'checkbox',
+      id,
+      testid,
+      checked: value === 'yes' || value === 'true' || value === '1',
+    });
+  } else {
+    ctrl = h('input', {
+      type: spec.type === 'number' ? 'number' : 'text',
+      id,
+      testid,
+      value,
+      placeholder: spec.placeholder,
+      class: spec.type === 'xpath' ? 'mono' : undefined,
+      spellcheck: false,
+    });
+  }
+  const err = h('div', { class: 'xpath-error', role: 'status' });
+  const write = () => {
+    const v =
+      spec.type === 'check' ? (ctrl.checked ? 'yes' : (spec.uncheckedValue ?? '')) : ctrl.value.trim();
+    setAttr(el, spec.name, v);
+    if (spec.onValue) spec.onValue(v);
+    env.onChange(Boolean(spec.structural));
+  };
+  ctrl.addEventListener(spec.type === 'check' || spec.type === 'select' ? 'change' : 'input', write);
+  if (spec.type === 'xpath') {
+    ctrl.addEventListener('change', async () => {
+      replace(err, (await env.checkXPath(ctrl.value.trim())) || '');
+    });
+  }
+  const row = field(spec.label, ctrl, spec.help);
+  row.append(err);
+  return row;
+}
+
+/**
+ * A field editing the mixed content of el (input, stdin, script) as XML text, e.g.
+ * `--db=<value select="evqGetWorkflowParameter('db')"/>`. Bad markup is shown, not written.
+ */
+export function contentField(el, label, env, { multiline = false, parameters = [] } = {}) {
+  const id = uid('c');
+  const props = {
+    id,
+    value: innerXml(el),
+    spellcheck: false,
+    class: 'mono',
+    testid: `content-${el.nodeName}`,
+  };
+  const ctrl = multiline ? h('textarea', { ...props, rows: 6 }) : h('input', { ...props, type: 'text' });
+  const err = h('div', { class: 'xpath-error', role: 'status' });
+  ctrl.addEventListener('input', () => {
+    try {
+      setInnerXml(el, ctrl.value);
+      replace(err);
+      env.onChange(false);
+    } catch (e) {
+      replace(
+        err,
+        e instanceof XmlSyntaxError ? 'Invalid markup: use &lt; for "<" and &amp; for "&"' : e.message,
+      );
+    }
+  });
+  const row = field(label, ctrl);
+  if (parameters.length) {
+    const pick = h(
+      'select',
+      { 'aria-label': 'Insert a workflow parameter', testid: 'insert-parameter' },
+      options([{ value: '', label: 'Insert parameter…' }, ...parameters]),
+    );
+    pick.addEventListener('change', () => {
+      if (!pick.value) return;
+      const snippet = `<value select="evqGetWorkflowParameter('${pick.value}')"/>`;
+      const at = ctrl.selectionStart ?? ctrl.value.length;
+      ctrl.value = ctrl.value.slice(0, at) + snippet + ctrl.value.slice(ctrl.selectionEnd ?? at);
+      pick.value = '';
+      ctrl.dispatchEvent(new Event('input'));
+      ctrl.focus();
+    });
+    row.append(pick);
+  }
+  row.append(err);
+  return row;
+}
