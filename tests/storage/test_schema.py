@@ -1,0 +1,84 @@
+"""Schema creation: idempotent, seeded once, versioned, safe for engines starting together."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import insert, text, update
+
+from evqueue.storage.database import Database
+from evqueue.storage.errors import SchemaError
+from evqueue.storage.queues import list_queues
+from evqueue.storage.schema import schema_version
+from evqueue.storage.tables import SCHEMA_VERSION, t_evqueue_schema, t_queue, t_user
+from evqueue.storage.users import get_user_by_login, hash_password, list_users
+
+pytestmark = pytest.mark.backends
+
+
+async def test_new_database_is_seeded(db: Database) -> None:
+    [queue] = await list_queues(db)
+    assert (queue.name, queue.concurrency, queue.scheduler, queue.dynamic) == (
+        "default", 1, "default", False,
+    )
+    [admin] = await list_users(db)
+    assert (admin.login, admin.profile) == ("admin", "ADMIN")
+    assert admin.password == hash_password("admin")
+    assert await schema_version(db) == SCHEMA_VERSION
+
+
+async def test_create_schema_twice_changes_nothing(db: Database) -> None:
+    await db.create_schema()
+    assert len(await list_queues(db)) == 1
+    assert len(await list_users(db)) == 1
+
+
+async def test_no_reseed_after_the_seed_rows_are_removed(db: Database) -> None:
+    await db.execute(t_queue.delete())
+    await db.create_schema()
+    assert await list_queues(db) == []
+
+
+async def test_engines_starting_together(db_url: str) -> None:
+    databases = [await Database.open(db_url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(d.create_schema() for d in databases))
+        assert len(await list_queues(databases[0])) == 1
+        assert len(await list_users(databases[0])) == 1
+    finally:
+        for d in databases:
+            await d.close()
+
+
+async def test_existing_evqueue_database_is_adopted(db_url: str) -> None:
+    """Tables that already exist keep their rows and are not seeded again."""
+    database = await Database.open(db_url)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(t_queue.create)
+            await conn.run_sync(t_user.create)
+            await conn.execute(
+                insert(t_queue).values(queue_name="nightly", queue_concurrency=4)
+            )
+        await database.create_schema()
+        assert [q.name for q in await list_queues(database)] == ["nightly"]
+        assert await get_user_by_login(database, "admin") is None
+        assert await schema_version(database) == SCHEMA_VERSION
+    finally:
+        await database.close()
+
+
+async def test_newer_schema_is_refused(db: Database) -> None:
+    await db.execute(update(t_evqueue_schema).values(schema_version=SCHEMA_VERSION + 1))
+    with pytest.raises(SchemaError):
+        await db.create_schema()
+
+
+async def test_schema_version_of_an_empty_database(db_url: str) -> None:
+    database = await Database.open(db_url)
+    try:
+        assert await schema_version(database) is None
+        await database.execute(text("SELECT 1"))
+    finally:
+        await database.close()
