@@ -2,7 +2,8 @@
 
 Rules:
 - Start-up follows evQueue's order (semantics.md §6.5): storage, process manager, engine (resume),
-  then the listeners (the XML API on TCP and the unix socket, before ``on_ready``); shutdown
+  then the listeners (the XML API on TCP and the unix socket, then the websocket/HTTP
+  listener, before ``on_ready``); shutdown
   stops the listeners first, then the engine (force-savepoint of running instances), then
   storage. Every part is entered on one ``AsyncExitStack``.
 - Signals arrive only through ``loop.add_signal_handler``: SIGTERM/SIGINT stop, SIGHUP reloads
@@ -21,14 +22,28 @@ from collections.abc import Awaitable, Callable
 from evqueue.api.audit import record_change
 from evqueue.api.context import ApiContext
 from evqueue.api.dispatch import Dispatcher
+from evqueue.api.engine_status import PROCESS_MANAGER, install_engine_commands
 from evqueue.api.login import Authenticator, load_secret, modules_served
 from evqueue.api.modules import all_tables
 from evqueue.api.tools import MODULES
 from evqueue.config import Config
+from evqueue.engine.engine import Engine
+from evqueue.engine.settings import EngineSettings
 from evqueue.process.forker_handle import ForkerHandle
+from evqueue.process.manager import ProcessManager
 from evqueue.process.spec import ProcessSettings
 from evqueue.server.api_server import ApiServer
+from evqueue.server.engine_ports import (
+    DbInstanceStore,
+    DbWorkflowSource,
+    ProcessLauncher,
+    deliver_exit,
+    load_queue_definitions,
+)
 from evqueue.server.logs import DbLogHandler
+from evqueue.server.metrics import EngineFigures
+from evqueue.server.metrics import QueueFigures as QueueLoad
+from evqueue.server.ws_server import WsServer
 from evqueue.storage.database import Database
 from evqueue.storage.logs import LogRow, add_logs
 
@@ -53,6 +68,8 @@ class Runner:
         self.process_settings = process_settings or ProcessSettings.from_config(cfg)
         self.db: Database | None = None
         self.api: ApiServer | None = None
+        self.ws: WsServer | None = None
+        self.engine: Engine | None = None
         self._stop = asyncio.Event()
         self._reload_hooks: list[Callable[[], Awaitable[None]]] = []
         self._retry_hooks: list[Callable[[], None]] = []
@@ -87,12 +104,63 @@ class Runner:
                 log.warning("user 'admin' still has the default password 'admin': change it "
                             "(<user action=\"change_password\" …/>)")
             self.api = self._build_api(self.db)
+            await self._start_engine(self.api.ctx, stack)
             await self.api.start()
             stack.push_async_callback(self.api.stop)
+            self.ws = WsServer(self.api.ctx, self.api.dispatcher, authenticator=self.api.auth,
+                               events=self.engine.events if self.engine else None,
+                               metrics_source=self._engine_figures)
+            await self.ws.start()
+            stack.push_async_callback(self.ws.stop)
             log.log(25, "node %s started", self.cfg.node_name)
             self.on_ready()
             await self._stop.wait()
             log.log(25, "node %s stopping", self.cfg.node_name)
+
+    async def _start_engine(self, ctx: ApiContext, stack: contextlib.AsyncExitStack) -> None:
+        """The engine, resumed, then the process manager that feeds it task exits."""
+        assert self.db is not None
+        launcher = ProcessLauncher(self.process_settings)
+        engine = Engine(settings=EngineSettings.from_config(self.cfg), launcher=launcher,
+                        store=DbInstanceStore(self.db), source=DbWorkflowSource(self.db),
+                        queues=await load_queue_definitions(self.db))
+        self.engine = ctx.engine = engine
+        ctx.extras["events"] = engine.events
+        stack.push_async_callback(engine.stop)
+        resumed = await engine.resume()
+        if resumed:
+            log.log(25, "resumed %d instance(s): %s", len(resumed),
+                    ", ".join(map(str, resumed)))
+        loop = asyncio.get_running_loop()
+        manager = ProcessManager(
+            self.process_settings,
+            on_exit=lambda item: loop.create_task(
+                deliver_exit(launcher, engine.task_exited, item)),
+            on_progress=engine.task_progress, on_started=launcher.started,
+            on_forker_lost=lambda: log.critical("the forker exited: new tasks cannot start"),
+            forker=self.forker)
+        await manager.start()
+        stack.push_async_callback(manager.stop)
+        launcher.bind(manager)
+        ctx.extras[PROCESS_MANAGER] = manager
+        install_engine_commands(ctx)
+        ctx.reload = self._reload_module
+        ctx.changed = self._reload_module
+        self.on_reload(lambda: self._reload_module("all"))
+        self.on_retry_flush(engine.flush_retries)
+
+    async def _reload_module(self, module: str) -> None:
+        """Bring this node's caches in line with the store after a definition change."""
+        if module in ("all", "queuepool") and self.engine is not None and self.db is not None:
+            self.engine.reload_queues(await load_queue_definitions(self.db))
+
+    def _engine_figures(self) -> EngineFigures:
+        engine = self.engine
+        if engine is None:
+            return EngineFigures()
+        queues = tuple(QueueLoad(q.name, q.running_tasks, q.size, q.concurrency)
+                       for q in engine.queue_statistics())
+        return EngineFigures(instances={"EXECUTING": len(engine.instances())}, queues=queues)
 
     def _build_api(self, db: Database) -> ApiServer:
         """The XML API: handlers' context, dispatcher, login and listeners."""

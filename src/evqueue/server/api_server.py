@@ -1,0 +1,405 @@
+"""The XML API listeners: TCP and a unix socket, one asyncio task per connection.
+
+Rules (protocol.md §1, §2):
+
+- TCP listens on ``network.bind.ip`` / ``network.bind.port`` (``*`` = every IPv4 address, an
+  empty address disables it, port 0 picks a free port); replies go out with TCP_NODELAY, each
+  reply and its newline in one write. The unix socket listens on ``network.bind.path`` (empty
+  disables it): a stale socket file is replaced, a live one or a file that is not a socket is
+  a start-up error; the socket gets mode ``network.bind.path.mode`` before it accepts anything
+  and is removed when the listener stops.
+- A connection: the challenge (or the greeting straight away when authentication is disabled),
+  the login, the greeting, then commands. Bytes go through one
+  :class:`~evqueue.protocol.ApiProtocol`; every request gets exactly one response, in order,
+  pipelined ones included. ``<quit/>`` closes the connection without a response.
+- Limits: at most ``network.connections.max`` connections (one more is sent one KO response and
+  closed, the others are untouched); a connection idle for ``network.rcv.timeout`` seconds while
+  a request is expected (login included) gets evQueue's error line and is closed; a reply not
+  written within ``network.snd.timeout`` seconds closes the connection; messages are limited to
+  :data:`AUTH_MAX_SIZE` bytes until login, then to ``network.message.maxsize``. A timeout of 0
+  means none.
+- Any fatal error (unreadable XML, too large, login failure) is answered with one KO response,
+  then the connection closes; nothing one connection does affects another.
+- A command whose handler takes long (a synchronous launch, ``instance wait``) is kept company:
+  every ``dpd.interval`` seconds while it is pending the connection writes ``<ping />\\n``. If that
+  write fails the peer is gone and the handler is cancelled.
+- Shutdown: the listeners close first; idle connections close at once, a connection in the middle
+  of a command gets :data:`SHUTDOWN_GRACE` seconds to send its response (``control shutdown``
+  answers OK before the node goes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import socket
+import stat
+from collections.abc import Coroutine
+from typing import Any, Literal
+
+from evqueue.api.context import ApiContext
+from evqueue.api.dispatch import Dispatcher
+from evqueue.api.login import Authenticator
+from evqueue.api.session import Session, User
+from evqueue.protocol import (
+    CLOSED,
+    DPD_PING,
+    ApiError,
+    ApiProtocol,
+    Command,
+    Transport,
+    frame,
+)
+
+__all__ = ["AUTH_MAX_SIZE", "IDLE_ERROR", "SHUTDOWN_GRACE", "ApiServer", "ListenError"]
+
+log = logging.getLogger("evqueue.server.api")
+
+#: Largest message accepted before login (an ``<auth …/>`` is about 100 bytes).
+AUTH_MAX_SIZE = 4096
+#: What an idle connection is told before it is closed (evQueue's words, protocol.md §1.5).
+IDLE_ERROR = "Error reading socket, recv() returned error 11"
+#: Seconds a connection in the middle of a command may take to answer once the node stops.
+SHUTDOWN_GRACE = 2.0
+_TOO_MANY = "Max API connections reached"
+_READ_CHUNK = 64 * 1024
+
+Kind = Literal["tcp", "unix"]
+
+
+class ListenError(Exception):
+    """A listener cannot start; the message names the configuration key at fault."""
+
+
+class _Closed(Exception):
+    """The peer is gone or too slow: stop serving this connection."""
+
+
+def _timeout(seconds: int) -> float | None:
+    return float(seconds) if seconds > 0 else None
+
+
+class _Connection:
+    """One client connection, from accept to close."""
+
+    def __init__(self, server: ApiServer, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, kind: Kind) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.kind = kind
+        peer = writer.get_extra_info("peername")
+        self.peer = peer[0] if kind == "tcp" and isinstance(peer, tuple) else ""
+        self.protocol = ApiProtocol(node=server.ctx.node, transport=Transport.STREAM,
+                                    max_size=AUTH_MAX_SIZE)
+        self.busy = False
+        self.closing = False
+
+    # --- life -------------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Log in, then answer commands until the peer quits, fails or the node stops."""
+        try:
+            user = await self._login()
+            if user is not None:
+                await self._commands(Session(user, self.kind, self.peer))
+        except ApiError as error:
+            self.server.ctx.stats.api_exceptions += 1
+            log.info("API connection from %s closed on an error: %s", self.who(),
+                     error.message)
+            with contextlib.suppress(_Closed):
+                await self._send(self.protocol.send(error))
+        except _Closed:
+            pass
+        except Exception as exc:  # a failing part (the store during login): this peer only
+            log.exception("API connection from %s failed", self.who())
+            with contextlib.suppress(_Closed):
+                await self._send(self.protocol.send(ApiError(f"Internal error: {exc}",
+                                                             fatal=True)))
+
+    async def refuse(self, message: str) -> None:
+        """Send one KO response and close (too many connections)."""
+        with contextlib.suppress(_Closed):
+            await self._send(self.protocol.send(ApiError(message, fatal=True)))
+
+    def stop(self, task: asyncio.Task[Any]) -> None:
+        """The node stops: close now if idle, after the current response otherwise."""
+        self.closing = True
+        if not self.busy:
+            task.cancel()
+
+    async def close(self) -> None:
+        """Close the socket (errors ignored: the peer may be gone already)."""
+        self.writer.close()
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            await self.writer.wait_closed()
+
+    def who(self) -> str:
+        """The peer, for log lines."""
+        return self.peer or "the unix socket"
+
+    # --- phases -----------------------------------------------------------------------------
+
+    async def _login(self) -> User | None:
+        auth = self.server.auth
+        if not auth.enabled:
+            user = auth.anonymous()
+        else:
+            challenge = auth.new_challenge()
+            await self._send(frame(auth.challenge(challenge), Transport.STREAM))
+            first = await self._next_command()
+            if first is None:
+                return None
+            user = await auth.authenticate(first, challenge, self.peer)
+        self.protocol.max_size = self.server.max_size
+        await self._send(frame(auth.greeting(user), Transport.STREAM))
+        return user
+
+    async def _commands(self, session: Session) -> None:
+        ctx, dispatcher = self.server.ctx, self.server.dispatcher
+        while not self.closing:
+            command = await self._next_command()
+            if command is None or command.group == "quit":
+                return
+            self.busy = True
+            response = await self._keep_company(dispatcher.dispatch(ctx, session, command))
+            await self._send(self.protocol.send(response))
+            self.busy = False
+
+    # --- I/O --------------------------------------------------------------------------------
+
+    async def _next_command(self) -> Command | None:
+        """The next complete message, or None once the peer has closed between messages.
+
+        Raises:
+            ApiError: the stream is not readable as XML messages, or idle for too long.
+        """
+        while True:
+            event = self.protocol.next_event()
+            if isinstance(event, Command):
+                return event
+            if event is CLOSED:
+                return None
+            try:
+                data = await asyncio.wait_for(self.reader.read(_READ_CHUNK),
+                                              self.server.rcv_timeout)
+            except TimeoutError:
+                raise ApiError(IDLE_ERROR, fatal=True) from None
+            except OSError:
+                raise _Closed() from None
+            if data:
+                self.protocol.receive_data(data)
+            else:
+                self.protocol.receive_eof()
+
+    async def _send(self, data: bytes) -> None:
+        """Write one whole message, within ``network.snd.timeout``."""
+        if self.writer.is_closing():
+            raise _Closed()
+        try:
+            self.writer.write(data)
+            await asyncio.wait_for(self.writer.drain(), self.server.snd_timeout)
+        except (OSError, TimeoutError):
+            raise _Closed() from None
+
+    async def _keep_company(self, work: Coroutine[Any, Any, Any]) -> Any:
+        """Await ``work``, writing a DPD ping every ``dpd.interval`` seconds meanwhile."""
+        interval = self.server.dpd_interval
+        if interval is None:
+            return await work
+        task = asyncio.ensure_future(work)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=interval)
+                if done:
+                    return task.result()
+                await self._send(DPD_PING)
+        finally:
+            task.cancel()  # no-op once done; otherwise the peer is gone or the node stops
+
+
+class ApiServer:
+    """The node's XML API listeners and their connections.
+
+    Args:
+        ctx: what handlers work with (configuration, store, counters).
+        dispatcher: routes commands to handlers.
+        auth: the login of every connection.
+    """
+
+    def __init__(self, ctx: ApiContext, dispatcher: Dispatcher, auth: Authenticator) -> None:
+        self.ctx = ctx
+        self.dispatcher = dispatcher
+        self.auth = auth
+        cfg = ctx.cfg
+        self.max_connections: int = cfg["network.connections.max"]
+        self.rcv_timeout = _timeout(cfg["network.rcv.timeout"])
+        self.snd_timeout = _timeout(cfg["network.snd.timeout"])
+        self.dpd_interval = _timeout(cfg["dpd.interval"])
+        self.max_size: int = cfg["network.message.maxsize"]
+        self._servers: list[asyncio.Server] = []
+        self._connections: dict[asyncio.Task[Any], _Connection] = {}
+        self._unix_inode: int | None = None
+        self.tcp_address: tuple[str, int] | None = None
+        self.unix_path: str | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every configured listener.
+
+        Raises:
+            ListenError: an address is in use, a socket path is taken, a key is invalid.
+        """
+        try:
+            await self._start_tcp()
+            await self._start_unix()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop listening, then close every connection (see the module rules)."""
+        for server in self._servers:
+            server.close()
+        self._servers.clear()
+        self._remove_socket_file()
+        for task, connection in list(self._connections.items()):
+            connection.stop(task)
+        tasks = list(self._connections)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def connections(self) -> int:
+        """How many client connections are open."""
+        return len(self._connections)
+
+    # --- listeners --------------------------------------------------------------------------
+
+    async def _start_tcp(self) -> None:
+        cfg = self.ctx.cfg
+        host: str = cfg["network.bind.ip"]
+        if not host:
+            return
+        port: int = cfg["network.bind.port"]
+        bind = "0.0.0.0" if host == "*" else host
+        try:
+            server = await asyncio.start_server(
+                self._tcp_client, bind, port, backlog=cfg["network.listen.backlog"],
+                reuse_address=True)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ListenError(f"network.bind.port: port {port} is already in use "
+                                  f"on {host}") from None
+            raise ListenError(f"network.bind.ip/network.bind.port: cannot listen on "
+                              f"{host}:{port}: {exc.strerror or exc}") from None
+        self._servers.append(server)
+        address = server.sockets[0].getsockname()
+        self.tcp_address = (address[0], address[1])
+        log.log(25, "API listening on tcp://%s:%d", *self.tcp_address)
+
+    async def _start_unix(self) -> None:
+        cfg = self.ctx.cfg
+        path = cfg.path("network.bind.path")
+        if not path:
+            return
+        mode = _socket_mode(cfg["network.bind.path.mode"])
+        _clear_stale_socket(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            # Before listen(): nobody can connect while the mode is still the umask's.
+            os.chmod(path, mode)
+            self._unix_inode = os.stat(path).st_ino
+        except OSError as exc:
+            sock.close()
+            raise ListenError(f"network.bind.path: cannot bind '{path}': "
+                              f"{exc.strerror or exc}") from None
+        self.unix_path = path
+        server = await asyncio.start_unix_server(self._unix_client, sock=sock,
+                                                 backlog=cfg["network.listen.backlog"])
+        self._servers.append(server)
+        log.log(25, "API listening on unix://%s (mode %04o)", path, mode)
+
+    def _remove_socket_file(self) -> None:
+        if self.unix_path is None or self._unix_inode is None:
+            return
+        with contextlib.suppress(OSError):
+            # Only our own socket: another process may have replaced the file since.
+            if os.stat(self.unix_path).st_ino == self._unix_inode:
+                os.unlink(self.unix_path)
+        self._unix_inode = None
+
+    # --- connections ------------------------------------------------------------------------
+
+    async def _tcp_client(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await self._client(reader, writer, "tcp")
+
+    async def _unix_client(self, reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> None:
+        await self._client(reader, writer, "unix")
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      kind: Kind) -> None:
+        connection = _Connection(self, reader, writer, kind)
+        stats = self.ctx.stats
+        if len(self._connections) >= self.max_connections:
+            log.warning("%s, refusing a connection from %s", _TOO_MANY, connection.who())
+            await connection.refuse(_TOO_MANY)
+            await connection.close()
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = connection
+        stats.accepted_api_connections += 1
+        stats.current_api_connections += 1
+        log.info("accepted API connection from %s", connection.who())
+        try:
+            await connection.serve()
+        finally:
+            stats.current_api_connections -= 1
+            del self._connections[task]
+            await connection.close()
+
+
+def _socket_mode(text: str) -> int:
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise ListenError(f"network.bind.path.mode: '{text}' is not an octal mode such as 0660")
+    return mode
+
+
+def _clear_stale_socket(path: str) -> None:
+    """Remove a socket file left by a node that is gone; refuse anything else."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(info.st_mode):
+        raise ListenError(f"network.bind.path: '{path}' exists and is not a socket")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # nobody listens: stale
+            return
+        except OSError as exc:
+            raise ListenError(f"network.bind.path: cannot use '{path}': "
+                              f"{exc.strerror or exc}") from None
+    raise ListenError(f"network.bind.path: another process is listening on '{path}'")

@@ -1,0 +1,211 @@
+"""Adapters that give the engine its ports: processes, instance storage, definitions.
+
+Rules:
+- The engine speaks in its own records (``TaskCommand``, ``InstanceWrite``…, engine/ports.py);
+  the process layer and the storage verbs speak in theirs. This module only translates; it
+  holds no policy.
+- Times cross as evQueue's local ``YYYY-MM-DD HH:MM:SS`` strings on the engine side and naive
+  datetimes on the storage side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Sequence
+
+from evqueue.engine.actions import TaskCommand
+from evqueue.engine.errors import UnknownObject
+from evqueue.engine.ports import (
+    InstanceWrite,
+    LaunchError,
+    NewInstanceRow,
+    StoredInstance,
+    WorkflowDefinition,
+)
+from evqueue.engine.queues import QueueDefinition
+from evqueue.process.manager import ProcessManager, TaskExit
+from evqueue.process.spec import ProcessSettings, TaskSpec
+from evqueue.storage import datastore as datastore_verbs
+from evqueue.storage import instances as instance_verbs
+from evqueue.storage import queues as queue_verbs
+from evqueue.storage import retry_schedules as retry_verbs
+from evqueue.storage import workflows as workflow_verbs
+from evqueue.storage.database import Database
+
+__all__ = ["DbInstanceStore", "DbWorkflowSource", "ProcessLauncher", "load_queue_definitions"]
+
+log = logging.getLogger("evqueue.server")
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _parse_time(text: str | None) -> datetime.datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.datetime.strptime(text, TIME_FORMAT)
+    except ValueError:
+        return None
+
+
+class ProcessLauncher:
+    """The engine's ``TaskLauncher`` over the process layer's ``ProcessManager``.
+
+    ``spawn`` waits for the forker to report the monitor's pid; an exit that arrives before
+    that pid (the forker died, the fork failed) resolves the wait with pid 0 and is then
+    delivered to the engine like any exit.
+    """
+
+    def __init__(self, settings: ProcessSettings) -> None:
+        self.settings = settings
+        self.manager: ProcessManager | None = None
+        self._starting: dict[int, asyncio.Future[int]] = {}
+        self._bound = asyncio.Event()
+
+    def bind(self, manager: ProcessManager) -> None:
+        """Use ``manager`` (started) from now on; spawns asked for earlier were waiting."""
+        self.manager = manager
+        self._bound.set()
+
+    async def spawn(self, tid: int, command: TaskCommand) -> int:
+        # Resume may queue tasks before the process manager starts (it must start after the
+        # engine knows its running tids, so the exits waiting in the kernel find their task).
+        await self._bound.wait()
+        assert self.manager is not None
+        try:
+            spec = TaskSpec.build(
+                self.settings, tid=tid, path=command.path, args=tuple(command.args),
+                env=dict(command.env), wd=command.wd, stdin=command.stdin,
+                script=command.script, merge_stderr=command.merge_stderr, host=command.host,
+                user=command.user, use_agent=command.use_agent)
+        except ValueError as exc:
+            raise LaunchError(str(exc)) from None
+        started = asyncio.get_running_loop().create_future()
+        self._starting[tid] = started
+        try:
+            self.manager.spawn(spec)
+        except Exception as exc:
+            self._starting.pop(tid, None)
+            raise LaunchError(str(exc)) from None
+        return await started
+
+    def kill(self, tid: int, pid: int) -> None:
+        if self.manager is not None:
+            self.manager.kill(tid, pid or None)
+
+    def started(self, tid: int, pid: int) -> None:
+        """ProcessManager ``on_started``."""
+        waiter = self._starting.pop(tid, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(pid)
+
+    def exited(self, tid: int) -> None:
+        """Called before an exit is delivered: release a spawn still waiting for its pid."""
+        self.started(tid, 0)
+
+
+class DbWorkflowSource:
+    """The engine's ``WorkflowSource``: definitions read from the store when launched."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get_workflow(self, key: str | int) -> WorkflowDefinition:
+        if isinstance(key, int):
+            row = await workflow_verbs.get_workflow(self.db, key)
+            if row is None:
+                raise UnknownObject(f"Unknown Workflow ID : {key}", code="UNKNOWN_OBJECT")
+        else:
+            row = await workflow_verbs.get_workflow_by_name(self.db, key)
+            if row is None:
+                raise UnknownObject(f"Unknown Workflow name : {key}")
+        return WorkflowDefinition(id=row.id, name=row.name, xml=row.xml)
+
+    async def get_retry_schedule(self, name: str) -> str | None:
+        row = await retry_verbs.get_retry_schedule_by_name(self.db, name)
+        return None if row is None else row.xml
+
+
+def _stored(row: instance_verbs.InstanceRow) -> StoredInstance:
+    return StoredInstance(instance_id=row.id, workflow_id=row.workflow_id,
+                          schedule_id=row.schedule_id, node_name=row.node_name,
+                          status=row.status, savepoint=row.savepoint or "", host=row.host,
+                          comment=row.comment)
+
+
+class DbInstanceStore:
+    """The engine's ``InstanceStore`` over the storage verbs."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def max_instance_id(self) -> int:
+        return await instance_verbs.max_instance_id(self.db)
+
+    async def create_instance(self, row: NewInstanceRow) -> int:
+        return await instance_verbs.create_instance(self.db, instance_verbs.InstanceSpec(
+            workflow_id=row.workflow_id, node_name=row.node_name, schedule_id=row.schedule_id,
+            host=row.host or None, comment=row.comment or None,
+            start=_parse_time(row.start_time), parameters=row.parameters or ()))
+
+    async def write_instances(self, writes: Sequence[InstanceWrite]) -> None:
+        inserts = [w for w in writes if w.insert]
+        updates = [w for w in writes if not w.insert]
+        if inserts:
+            await instance_verbs.create_instances(self.db, [
+                instance_verbs.InstanceSpec(
+                    instance_id=w.instance_id, workflow_id=w.workflow_id,
+                    node_name=w.node_name, schedule_id=w.schedule_id, host=w.host,
+                    comment=w.comment, start=_parse_time(w.start_time), savepoint=w.savepoint,
+                    status=w.status, end=_parse_time(w.end_time), errors=w.errors)
+                for w in inserts])
+        if updates:
+            await instance_verbs.save_instances(self.db, [
+                instance_verbs.SavepointWrite(
+                    instance_id=w.instance_id, savepoint=w.savepoint,
+                    end=_parse_time(w.end_time) if w.status == "TERMINATED" else None,
+                    errors=w.errors, filters=w.custom_filters or (), tags=w.tags or ())
+                for w in updates])
+
+    async def load_executing(self, node_name: str) -> list[StoredInstance]:
+        return [_stored(row) for row in
+                await instance_verbs.executing_instances(self.db, node_name)]
+
+    async def mark_terminated(self, instance_id: int) -> None:
+        await instance_verbs.mark_instance_terminated(self.db, instance_id)
+
+    async def delete_executing(self) -> None:
+        await instance_verbs.delete_executing_instances(self.db)
+
+    async def load_instance(self, instance_id: int) -> StoredInstance | None:
+        row = await instance_verbs.get_instance(self.db, instance_id, with_savepoint=True)
+        return None if row is None else _stored(row)
+
+    async def clone_instance(self, source: StoredInstance, *, node_name: str,
+                             copy_parameters: bool) -> int:
+        parameters = (await instance_verbs.instance_parameters(self.db, source.instance_id)
+                      if copy_parameters else ())
+        return await instance_verbs.create_instance(self.db, instance_verbs.InstanceSpec(
+            workflow_id=source.workflow_id, node_name=node_name, host=source.host,
+            comment=source.comment, savepoint=source.savepoint, parameters=parameters))
+
+    async def set_node(self, instance_id: int, node_name: str) -> None:
+        await instance_verbs.set_instance_node(self.db, instance_id, node_name)
+
+    async def store_datastore(self, instance_id: int, value: str) -> int:
+        return await datastore_verbs.store_datastore(self.db, instance_id, value)
+
+
+async def load_queue_definitions(db: Database) -> list[QueueDefinition]:
+    """The queues of ``t_queue`` as the engine's queue pool wants them."""
+    return [QueueDefinition(name=q.name, concurrency=q.concurrency, scheduler=q.scheduler,
+                            dynamic=q.dynamic, id=q.id)
+            for q in await queue_verbs.list_queues(db)]
+
+
+def deliver_exit(launcher: ProcessLauncher, engine_exited, item: TaskExit):  # type: ignore[no-untyped-def]
+    """Order an exit after the spawn it ends (see ProcessLauncher)."""
+    launcher.exited(item.tid)
+    return engine_exited(item.tid, item.retcode, item.stdout, item.stderr, item.log)

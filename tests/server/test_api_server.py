@@ -1,0 +1,279 @@
+"""The API listeners in-process, over real sockets: dead-peer pings during long commands,
+shutdown, listener start-up errors, counters; and the protocol.md §9 examples that need the
+definition command groups (E3, part of E8), served here next to this node's own groups."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+
+import pytest
+
+from evqueue.api import user, workflow
+from evqueue.api.context import ApiContext
+from evqueue.api.dispatch import Dispatcher
+from evqueue.api.login import Authenticator
+from evqueue.api.modules import API_MODULES, all_tables
+from evqueue.api.session import Session
+from evqueue.api.table import CommandTable
+from evqueue.config import Config
+from evqueue.protocol import Command, Response, compute_response, password_key
+from evqueue.server.api_server import ApiServer, ListenError
+from evqueue.storage.database import Database
+from evqueue.storage.users import create_user
+
+slow = CommandTable()
+
+
+@slow.command("slow", "run")
+async def _slow_run(ctx: ApiContext, session: Session, cmd: Command) -> Response:
+    ctx.extras["started"].set()
+    try:
+        await ctx.extras["release"].wait()
+    except asyncio.CancelledError:
+        ctx.extras["cancelled"].set()
+        raise
+    return Response.success({"done": "yes"})
+
+
+@slow.command("big", "get")
+async def _big(ctx: ApiContext, session: Session, cmd: Command) -> Response:
+    return Response.success(payload=["x" * (32 * 1024 * 1024)])
+
+
+def make_server(db: Database, sock_path: str, **settings: str) -> ApiServer:
+    cfg = Config.from_mapping({
+        "network.bind.ip": "127.0.0.1", "network.bind.port": "0",
+        "network.bind.path": sock_path, "core.auth.enable": "no", "cluster.node.name": "n1",
+        **settings})
+    ctx = ApiContext(cfg=cfg, db=db)
+    ctx.extras.update(started=asyncio.Event(), release=asyncio.Event(),
+                      cancelled=asyncio.Event())
+    return ApiServer(ctx, Dispatcher([*all_tables(), slow]), Authenticator(cfg, db))
+
+
+@pytest.fixture
+def sock_path(tmp_path):
+    return str(tmp_path / "api.sock")
+
+
+async def connect(server: ApiServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a TCP connection and read the greeting (authentication is off)."""
+    assert server.tcp_address is not None
+    reader, writer = await asyncio.open_connection(*server.tcp_address)
+    assert (await reader.readline()).startswith(b"<ready ")
+    return reader, writer
+
+
+async def test_long_command_gets_dpd_pings_then_its_response(db, sock_path):
+    server = make_server(db, sock_path, **{"dpd.interval": "1"})
+    await server.start()
+    try:
+        reader, writer = await connect(server)
+        writer.write(b"<slow action='run'/>\n")
+        assert await asyncio.wait_for(reader.readline(), 3) == b"<ping />\n"
+        server.ctx.extras["release"].set()
+        reply = await asyncio.wait_for(reader.readline(), 3)
+        assert reply == b'<response done="yes" node="n1" status="OK"/>\n'
+        writer.write(b"<ping/>\n")
+        assert b'status="OK"' in await reader.readline()
+        writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_peer_gone_during_a_long_command_cancels_it(db, sock_path):
+    server = make_server(db, sock_path, **{"dpd.interval": "1"})
+    await server.start()
+    try:
+        reader, writer = await connect(server)
+        writer.write(b"<slow action='run'/>\n")
+        await server.ctx.extras["started"].wait()
+        writer.close()
+        await asyncio.wait_for(server.ctx.extras["cancelled"].wait(), 5)
+        await asyncio.sleep(0)
+        assert server.connections == 0
+    finally:
+        await server.stop()
+
+
+async def test_stop_lets_a_command_in_flight_answer_and_closes_idle_connections(db, sock_path):
+    server = make_server(db, sock_path)
+    await server.start()
+    idle_reader, _ = await connect(server)
+    busy_reader, busy_writer = await connect(server)
+    busy_writer.write(b"<slow action='run'/>\n<ping/>\n")
+    await server.ctx.extras["started"].wait()
+    stopping = asyncio.ensure_future(server.stop())
+    await asyncio.sleep(0.05)
+    assert await idle_reader.read() == b"", "an idle connection closes at once"
+    assert not os.path.exists(sock_path), "the socket file is removed"
+    server.ctx.extras["release"].set()
+    assert await busy_reader.readline() == b'<response done="yes" node="n1" status="OK"/>\n'
+    assert await busy_reader.read() == b"", "then it closes, pipelined requests unanswered"
+    await stopping
+    assert server.connections == 0
+
+
+async def test_a_client_that_does_not_read_is_dropped_after_the_send_timeout(db, sock_path):
+    server = make_server(db, sock_path, **{"network.snd.timeout": "1"})
+    await server.start()
+    try:
+        _, writer = await connect(server)
+        writer.write(b"<big action='get'/>\n")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while server.connections and loop.time() - start < 5:
+            await asyncio.sleep(0.05)
+        assert server.connections == 0
+        assert loop.time() - start >= 0.9
+        writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_counters_follow_connections(db, sock_path):
+    server = make_server(db, sock_path)
+    await server.start()
+    try:
+        stats = server.ctx.stats
+        reader, writer = await connect(server)
+        assert (stats.accepted_api_connections, stats.current_api_connections) == (1, 1)
+        writer.write(b"<ping/>\n<nosuch/>\n")
+        await reader.readline()
+        await reader.readline()
+        assert (stats.api_queries, stats.api_exceptions) == (2, 1)
+        writer.write(b"<quit/>\n")
+        assert await reader.read() == b""
+        await asyncio.sleep(0.01)
+        assert (stats.accepted_api_connections, stats.current_api_connections) == (1, 0)
+    finally:
+        await server.stop()
+
+
+async def test_unix_socket_replaces_a_stale_file_and_uses_the_default_mode(db, sock_path):
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(sock_path)
+    stale.close()  # bound, never listening: what a crashed node leaves behind
+    server = make_server(db, sock_path, **{"network.bind.ip": ""})
+    await server.start()
+    try:
+        assert server.tcp_address is None, "an empty network.bind.ip disables TCP"
+        assert stat.S_IMODE(os.stat(sock_path).st_mode) == 0o660
+        reader, writer = await asyncio.open_unix_connection(sock_path)
+        assert (await reader.readline()).startswith(b"<ready ")
+        writer.close()
+    finally:
+        await server.stop()
+    assert not os.path.exists(sock_path)
+
+
+async def test_unix_socket_of_a_live_node_is_not_taken(db, sock_path):
+    first = make_server(db, sock_path, **{"network.bind.ip": ""})
+    await first.start()
+    try:
+        second = make_server(db, sock_path, **{"network.bind.ip": ""})
+        with pytest.raises(ListenError, match="network.bind.path: another process is listening"):
+            await second.start()
+        assert os.path.exists(sock_path), "the live node keeps its socket"
+    finally:
+        await first.stop()
+
+
+async def test_unix_socket_path_that_is_a_file_is_refused(db, sock_path):
+    with open(sock_path, "w") as file:
+        file.write("precious")
+    with pytest.raises(ListenError, match="exists and is not a socket"):
+        await make_server(db, sock_path).start()
+    with open(sock_path) as file:
+        assert file.read() == "precious"
+
+
+async def test_bad_socket_mode_is_refused(db, sock_path):
+    with pytest.raises(ListenError, match="network.bind.path.mode: '0999'"):
+        await make_server(db, sock_path, **{"network.bind.path.mode": "0999"}).start()
+
+
+async def test_port_in_use_names_the_key(db, sock_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = make_server(db, sock_path, **{"network.bind.port": str(port)})
+        with pytest.raises(ListenError, match=f"network.bind.port: port {port} is already in use"):
+            await server.start()
+    assert not os.path.exists(sock_path), "a failed start leaves no socket file"
+
+
+async def test_star_listens_on_every_address(db, sock_path):
+    server = make_server(db, sock_path, **{"network.bind.ip": "*", "network.bind.path": ""})
+    await server.start()
+    try:
+        assert server.tcp_address is not None and server.tcp_address[0] == "0.0.0.0"
+        assert server.unix_path is None
+    finally:
+        await server.stop()
+
+
+E3_CONTENT = (
+    "PHdvcmtmbG93PjxwYXJhbWV0ZXJzPjxwYXJhbWV0ZXIgbmFtZT0iZHVyYXRpb24iLz48L3BhcmFtZXRlcnM+PHN1Ym"
+    "pvYnM+PGpvYiBuYW1lPSJqMSI+PHRhc2tzPjx0YXNrIHR5cGU9IkJJTkFSWSIgcGF0aD0iL2Jpbi9zbGVlcCIgbmFt"
+    "ZT0ic2xlZXAiIHF1ZXVlPSJkZWZhdWx0Ij48aW5wdXQgbmFtZT0iZCI+PHZhbHVlIHNlbGVjdD0iL3dvcmtmbG93L3"
+    "BhcmFtZXRlcnMvcGFyYW1ldGVyW0BuYW1lPSdkdXJhdGlvbiddIi8+PC9pbnB1dD48L3Rhc2s+PC90YXNrcz48L2pv"
+    "Yj48L3N1YmpvYnM+PC93b3JrZmxvdz4=")
+
+
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+async def test_e3_create_and_list_a_workflow(db, sock_path, transport):
+    """protocol.md §9 E3 through the listeners, with the workflow command groups served."""
+    server = make_server(db, sock_path, **{"cluster.node.name": "node1"})
+    tables = all_tables() + ([] if workflow in API_MODULES else [workflow.routes])
+    server.dispatcher = Dispatcher(tables)
+    await server.start()
+    try:
+        if transport == "tcp":
+            reader, writer = await connect(server)
+        else:
+            reader, writer = await asyncio.open_unix_connection(sock_path)
+            await reader.readline()
+        writer.write(f"<workflow action='create' name='sleeper' group='demo' comment='test wf'"
+                     f" content='{E3_CONTENT}' />\n".encode())
+        created = await reader.readline()
+        # ids come from the shared test database's sequence: "1" on a new node
+        workflow_id = created.split(b'workflow-id="')[1].split(b'"')[0]
+        assert created == b'<response node="node1" status="OK" workflow-id="%s"/>\n' % workflow_id
+        writer.write(b"<workflows action='list' />\n")
+        assert await reader.readline() == (
+            b'<response node="node1" status="OK"><workflow comment="test wf" group="demo" id="%s"'
+            b' lastcommit="" name="sleeper"/></response>\n' % workflow_id)
+        writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_e8_errors_of_the_definition_groups(db, sock_path):
+    """protocol.md §9 E8, the lines about ``workflow`` and ``users`` (a USER-profile login)."""
+    await create_user(db, "bob", "pw", "USER")
+    server = make_server(db, sock_path, **{"cluster.node.name": "node1",
+                                           "core.auth.enable": "yes"})
+    extra = [module.routes for module in (workflow, user) if module not in API_MODULES]
+    server.dispatcher = Dispatcher(all_tables() + extra)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_unix_connection(sock_path)
+        challenge = (await reader.readline()).split(b'challenge="')[1][:40].decode()
+        writer.write(f"<auth response='{compute_response(challenge, password_key('pw'))}'"
+                     " user='bob' />".encode())
+        assert b'profile="USER"' in await reader.readline()
+        writer.write(b"<workflow/>\n<users action='list' />\n")
+        assert await reader.readline() == (
+            b'<response error="Missing \'action\' attribute" error-code="MISSING_PARAMETER"'
+            b' node="node1" status="KO"/>\n')
+        assert await reader.readline() == (
+            b'<response error="insufficient rights" error-code="INSUFFICIENT_RIGHTS"'
+            b' node="node1" status="KO"/>\n')
+        writer.close()
+    finally:
+        await server.stop()
