@@ -142,3 +142,18 @@ def test_ipc_utilities(tmp_path):
     assert removed.returncode == 0, removed.stderr
     assert "Pending messages : 0" in node.run("--ipcq-stats").stdout
     node.run("--ipcq-remove")
+
+
+def test_relative_core_wd_is_relative_to_the_start_directory(tmp_path):
+    node = Node(tmp_path / "n1")
+    config = node.config_path.read_text().replace(f"core.wd = '{tmp_path / 'n1'}'",
+                                                  "core.wd = 'n1'")
+    node.config_path.write_text(config)
+    process = subprocess.Popen(node.command(), cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        assert wait_for(lambda: node.pid() == process.pid or process.poll() is not None)
+        assert process.poll() is None, process.stderr.read()
+    finally:
+        process.terminate()
+        process.wait(20)

@@ -170,6 +170,10 @@ def _ping(args: argparse.Namespace, stdin: TextIO) -> str | Command:
 # --- output -----------------------------------------------------------------------------------
 
 
+#: Elements that only wrap the rows of a reply.
+WRAPPERS = ("configuration", "statistics", "status")
+
+
 def _table(rows: Sequence[etree._Element]) -> list[str]:
     columns: list[str] = []
     for row in rows:
@@ -199,7 +203,7 @@ def render(response: etree._Element, *, tree: bool = False) -> str:
             lines.append(etree.tostring(child, encoding="unicode").rstrip())
         return "\n".join(lines)
     # A single wrapper (<configuration>, <statistics>) holds the rows, or is the row itself.
-    if len(children) == 1 and len(children[0]):
+    if len(children) == 1 and children[0].tag in WRAPPERS and len(children[0]):
         children = list(children[0])
     elif len(children) == 1:
         lines += [f"{name}: {value}" for name, value in children[0].attrib.items()]

@@ -26,9 +26,8 @@ WRITABLE_DIRECTORIES = (
 
 def check(cfg: Config) -> None:
     """Raise ConfigError for the first problem that must stop start-up."""
-    wd = cfg["core.wd"]
-    if wd and not os.path.isdir(wd):
-        raise ConfigError(f"core.wd: directory '{wd}' does not exist", key="core.wd")
+    if cfg["core.wd"] and not os.path.isdir(cfg.wd):
+        raise ConfigError(f"core.wd: directory '{cfg.wd}' does not exist", key="core.wd")
     for key in WRITABLE_DIRECTORIES:
         path = cfg.path(key)
         if not os.path.isdir(path):

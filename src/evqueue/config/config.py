@@ -103,6 +103,11 @@ class Config(Mapping[str, Any]):
         """This node's name in the cluster (``cluster.node.name``)."""
         return str(self._values["cluster.node.name"])
 
+    @property
+    def wd(self) -> str:
+        """``core.wd`` made absolute (the directory the node was started from when empty)."""
+        return self._base
+
     def path(self, key: str) -> str:
         """A path value made absolute: relative paths are relative to ``core.wd``."""
         value = str(self._values[key])

@@ -140,7 +140,8 @@ class ProcessSettings:
         return cls(
             node=cfg["cluster.node.name"],
             ipc_key=parse_qid(cfg["core.ipc.qid"]),
-            core_wd=cfg["core.wd"],
+            # absolute: a relative core.wd is relative to where the node was started
+            core_wd=getattr(cfg, "wd", "") if cfg["core.wd"] else "",
             logs_directory=cfg.path("processmanager.logs.directory"),
             logs_delete=cfg["processmanager.logs.delete"],
             tail_size=cfg["processmanager.logs.tailsize"],

@@ -37,7 +37,7 @@ class StartupError(Exception):
 
 def apply_identity(cfg: Config) -> None:
     """chdir to ``core.wd``, then switch to ``core.gid`` / ``core.uid`` when they are not 0."""
-    wd = cfg["core.wd"]
+    wd = cfg.wd if cfg["core.wd"] else ""
     if wd:
         try:
             os.chdir(wd)

@@ -77,7 +77,12 @@ def _get(cfg: ConfigLike, key: str, default: Any = "") -> Any:
 
 
 def _working_directory(cfg: ConfigLike) -> str:
-    return str(_get(cfg, "core.wd")) or os.getcwd()
+    # evqueue.config.Config fixes a relative core.wd against the start directory (``wd``), so
+    # the path stays right after the engine's chdir(core.wd).
+    absolute = getattr(cfg, "wd", None)
+    if isinstance(absolute, str) and absolute:
+        return absolute
+    return os.path.abspath(str(_get(cfg, "core.wd")) or os.getcwd())
 
 
 def url_from_config(cfg: ConfigLike) -> URL:
