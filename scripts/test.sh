@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The README's test command: installs the test dependencies, starts the database servers, checks
-# the code with ruff, runs the whole suite on SQLite, then the backend tests on PostgreSQL and
-# MariaDB. Exits non-zero on any failure. Usage: bash scripts/test.sh [extra pytest args]
+# The README's test command: installs the test dependencies and the browser the web UI tests
+# drive, starts the database servers, checks the code with ruff, runs the whole suite on SQLite,
+# then the backend tests on PostgreSQL and MariaDB. Exits non-zero on any failure.
+# Usage: bash scripts/test.sh [extra pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/services.sh
+bash scripts/browser.sh
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
 
-.venv/bin/ruff check src tests bench
+lint=(src tests)
+[ -d bench ] && lint+=(bench)
+.venv/bin/ruff check "${lint[@]}"
 
 run_pytest() {
   local status=0
