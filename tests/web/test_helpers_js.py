@@ -32,7 +32,8 @@ def test_history_filters_become_instances_list_attributes() -> None:
                     tag: '3', 'p.who': 'wörld', 'ca.db': 'main', offset: '60', limit: '50',
                     instance: '9', empty: '' };
         return [F.listCommand(q), F.listCommand({}),
-                F.describeFilters(q, (id) => `label${id}`)];""")
+                F.describeFilters(q, (id) => `label${id}`),
+                F.describeFilters({ offset: '30' })];""")
     root = etree.fromstring(got[0].encode())
     assert dict(root.attrib) == {
         "action": "list", "filter_workflow": "hello", "filter_error": "yes",
@@ -43,6 +44,7 @@ def test_history_filters_become_instances_list_attributes() -> None:
     assert got[1] == '<instances action="list" limit="30" offset="0"/>'
     assert got[2] == ("Showing failed instances of hello, launched after 2026-01-01 00:00:00, "
                       "with who = wörld, db = main, on node node2, tagged label3")
+    assert got[3] == "Showing all instances"
 
 
 def test_node_urls_replace_wildcard_addresses_with_the_page_host() -> None:
@@ -99,11 +101,11 @@ def test_chart_scale_and_statistics_periods() -> None:
         const d = P.buckets({ unit: 'day', count: 3 }, now);
         const h = P.buckets({ unit: 'hour', count: 2 }, now);
         const m = P.buckets({ unit: 'month', count: 3 }, now);
-        return [[0, 7, 42, 1234].map((v) => C.niceScale(v)), d.keys,
+        return [[0, 2, 7, 42, 1234].map((v) => C.niceScale(v)), d.keys,
                 P.bucketKey('day', '2026', 3, 2, 0), h.keys, m.keys, d.from.getDate(),
                 m.from.getMonth()];""")
-    assert got[0] == [{"max": 1, "step": 1}, {"max": 8, "step": 2}, {"max": 60, "step": 20},
-                      {"max": 1500, "step": 500}]
+    assert got[0] == [{"max": 1, "step": 1}, {"max": 2, "step": 1}, {"max": 8, "step": 2},
+                      {"max": 60, "step": 20}, {"max": 1500, "step": 500}]
     assert got[1] == ["2026-02-28", "2026-03-01", "2026-03-02"]
     assert got[2] == "2026-03-02"
     assert got[3] == ["2026-03-02 14h", "2026-03-02 15h"]

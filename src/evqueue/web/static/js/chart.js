@@ -25,12 +25,12 @@ function el(tag, attrs = {}, text = null) {
   return e;
 }
 
-/** A "nice" axis maximum and tick step for a data maximum. */
+/** A "nice" axis maximum and tick step for a maximum count (whole steps: no 0.5 instance). */
 export function niceScale(max, ticks = 4) {
   if (!(max > 0)) return { max: 1, step: 1 };
   const raw = max / ticks;
   const pow = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw);
+  const step = Math.max(1, [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw));
   return { max: Math.ceil(max / step) * step, step };
 }
 

@@ -363,5 +363,9 @@ export function openInstanceDetails(o) {
   };
   drawActions();
   start().catch((e) => showError(e, `Instance ${id}`));
+  // "running for" follows the engine's clock between pushes (no request is made for it).
+  scope.every(1000, () => {
+    if (isRunning()) drawHead();
+  });
   return dlg;
 }

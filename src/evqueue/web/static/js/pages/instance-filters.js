@@ -77,6 +77,7 @@ export function describeFilters(query, tagLabel = (id) => `#${id}`) {
   if (f.node) parts.push(`on node ${f.node}`);
   if (f.tag) parts.push(`tagged ${tagLabel(f.tag)}`);
   if (f.schedule) parts.push(`from schedule ${f.schedule}`);
+  if (s === 'instances' && parts.length === 0) return 'Showing all instances';
   return `Showing ${[s, ...parts].join(', ')}`;
 }
 

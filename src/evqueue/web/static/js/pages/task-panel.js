@@ -6,7 +6,8 @@
  * `<processmanager action="tail" tid=… type=stdout|stderr|log/>` on the instance's node once a
  * second (the only polling in the UI: the engine has no output event), one request at a time,
  * and only for the stream on screen. Once it ends, the stored <output>/<stderr>/<log> of the
- * chosen execution are shown; outputs moved to the datastore are loaded on request.
+ * chosen execution are shown; outputs moved to the datastore are loaded on request. A poll that
+ * races the task's end (UNKNOWN_INSTANCE "Unknown task ID") keeps the text already shown.
  * "Follow" keeps the view scrolled to the end; the line filter narrows what is shown.
  */
 
@@ -265,7 +266,10 @@ export class TaskPanel {
         this.setText(this.liveText);
       }
     } catch (e) {
-      this.pre.textContent = `(live output not available: ${e.message})`;
+      // The task ended between the last push and this poll: keep what was read, the push of
+      // its end brings the stored output.
+      if (e.code !== 'UNKNOWN_INSTANCE')
+        this.pre.textContent = `(live output not available: ${e.message})`;
     } finally {
       this.inFlight = false;
     }
