@@ -321,8 +321,9 @@ class TestSavepoints:
         assert (instance_id in store.rows) is (level >= 2)
         if level == 3:
             assert xml_of(store, instance_id).find(".//task").get("status") == "EXECUTING"
-        elif level == 2:
-            assert store.rows[instance_id].savepoint == ""
+        elif level == 2:  # beyond evQueue: the running task (its tid) is saved too
+            task = xml_of(store, instance_id).find(".//task")
+            assert (task.get("status"), task.get("tid")) == ("EXECUTING", "1")
         await launcher.finish(launcher.spawned[0].tid)
         assert await engine.wait(instance_id, timeout=5)
         if level == 0:
@@ -383,7 +384,8 @@ class TestRestart:
 
     async def test_empty_savepoint_is_not_resumed(self):
         store = MemoryStore()
-        engine, *_ = make_engine({"one": ONE}, store=store, script=lambda c: HOLD)
+        engine, *_ = make_engine({"one": ONE}, store=store, script=lambda c: HOLD,
+                                 savepoint_window=60)
         instance_id = await engine.launch("one")  # level 2: row with an empty savepoint
         engine2, *_ = make_engine({"one": ONE}, store=store)
         assert await engine2.resume() == []
@@ -405,3 +407,89 @@ class TestRestart:
         assert await engine2.wait(instance_id, timeout=5)
         task = xml_of(store, instance_id).find(".//task")
         assert task.findtext("output") == "Task migrated" and task.get("retval") == "-1"
+
+
+class TestLevelTwoBeyondEvqueue:
+    """Level 2 also saves running instances (coalesced), so a crash loses little."""
+
+    async def test_changes_within_the_window_are_one_batch(self):
+        engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD,
+                                                 savepoint_window=0.05)
+        first, second = await engine.launch("one"), await engine.launch("one")
+        await asyncio.sleep(0.3)  # the window's own timer, not idle(), writes them
+        assert len(store.batches) == 1
+        assert {w.instance_id for w in store.batches[0]} == {first, second}
+        assert xml_of(store, first).find(".//task").get("tid") == "1"
+        assert xml_of(store, second).find(".//task").get("status") == "QUEUED"
+        for spawned in list(launcher.running):
+            launcher.finish(spawned)
+        assert await engine.wait(first, timeout=5)
+        await launcher.settle()
+        launcher.finish(launcher.spawned[-1].tid)
+        assert await engine.wait(second, timeout=5)
+        assert store.rows[second].status == "TERMINATED"
+        assert xml_of(store, second).get("status") == "TERMINATED"
+
+    async def test_a_crash_resumes_the_running_task_by_tid(self):
+        store = MemoryStore()
+        engine, launcher, _, clock = make_engine({"one": ONE}, store=store,
+                                                 script=lambda c: HOLD)
+        instance_id = await engine.launch("one")
+        await launcher.settle()
+        tid = launcher.spawned[0].tid
+        # no stop(): the engine died; a new one resumes from the level-2 savepoint
+        engine2, launcher2, _, _ = make_engine({"one": ONE}, store=store, clock=clock)
+        assert await engine2.resume() == [instance_id]
+        assert engine2.attached_tasks() == [(tid, launcher.spawned[0].pid)]
+        assert engine2.is_attached(tid)
+        engine2.report_exit(tid, 0, "done", "", "")
+        assert await engine2.wait(instance_id, timeout=5)
+        assert not engine2.is_attached(tid) and launcher2.spawned == []
+        assert xml_of(store, instance_id).find(".//task/output").text == "done"
+        await engine.stop()
+
+
+class TestShutdown:
+    async def test_hold_starts_nothing_but_records_exits(self):
+        two = simple('<task name="a" path="/x" queue="default"/>',
+                     '<task name="b" path="/x" queue="default"/>')
+        engine, launcher, store, _ = make_engine({"two": two}, script=lambda c: HOLD)
+        instance_id = await engine.launch("two")
+        await launcher.settle()
+        engine.hold()
+        launcher.finish(launcher.spawned[0].tid, Outcome(0, "a done"))
+        await launcher.settle()
+        assert len(launcher.spawned) == 1, "b stays queued"
+        await engine.stop()
+        root = xml_of(store, instance_id)
+        assert root.find(".//task[@name='a']/output").text == "a done"
+        assert root.find(".//task[@name='b']").get("status") == "QUEUED"
+
+    async def test_stop_waits_for_exits_reported_before_it(self):
+        engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD)
+        instance_id = await engine.launch("one")
+        await launcher.settle()
+        engine.report_exit(launcher.spawned[0].tid, 0, "late", "", "")
+        await engine.stop()
+        assert store.rows[instance_id].status == "TERMINATED"
+        assert xml_of(store, instance_id).find(".//task/output").text == "late"
+
+
+class TestForkFailure:
+    async def test_an_exit_reported_before_a_zero_pid_start_ends_the_task(self):
+        # the process layer reports a failed fork as an exit, then the spawn returns pid 0
+        engine, launcher, store, _ = make_engine({"one": ONE})
+
+        async def failing_spawn(tid, command):
+            engine.report_exit(tid, -1, "", "Could not fork monitor: no memory", "")
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            return 0
+
+        launcher.spawn = failing_spawn
+        instance_id = await engine.launch("one")
+        assert await engine.wait(instance_id, timeout=5)
+        task = xml_of(store, instance_id).find(".//task")
+        assert (task.get("status"), task.get("retval")) == ("TERMINATED", "-1")
+        assert task.findtext("stderr") == "Could not fork monitor: no memory"
+        assert engine.queue_statistics()[0].running_tasks == 0

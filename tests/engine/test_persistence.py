@@ -55,3 +55,30 @@ async def test_large_texts_are_spilled_except_xml_output():
     failed = await persistence.task_result(instance, evqid, 1, "<r>big</r>", "stderr!", "")
     assert failed.stdout == Spilled(datastore_id=1) and failed.stderr == Spilled(datastore_id=2)
     assert store.datastore == {1: "<r>big</r>", 2: "stderr!"}
+
+
+async def test_level_two_coalesces_changes_and_the_final_write_supersedes_them():
+    store = MemoryStore()
+    persistence = Persistence(store, EngineSettings(environ={}, savepoint_window=60))
+    running, ending = make_instance(WF, {"p": "v"}), make_instance(WF, {"p": "v"}, instance_id=2)
+    for instance in (running, ending):
+        instance.start(NOW)
+        persistence.changed(instance)
+        persistence.changed(instance)
+    assert store.writes == []  # within the window
+    persistence.ended(ending)
+    await persistence.flush()
+    assert sorted((w.instance_id, w.status) for w in store.writes) == [
+        (1, "EXECUTING"), (2, "EXECUTING")]
+    assert [w.custom_filters is None for w in store.writes if w.instance_id == 2] == [False]
+
+
+async def test_levels_other_than_two_and_three_write_nothing_while_running():
+    for level in (0, 1):
+        store = MemoryStore()
+        persistence = Persistence(store, EngineSettings(environ={}, savepoint_level=level))
+        instance = make_instance(WF, {"p": "v"})
+        instance.start(NOW)
+        persistence.changed(instance)
+        await persistence.flush()
+        assert store.writes == []

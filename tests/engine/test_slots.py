@@ -23,3 +23,9 @@ def test_allocation_continues_after_attached_ids():
     assert [tid for tid, _ in slots.of_instance(7)] == [41, 42]
     assert 41 in slots and len(slots) == 2
     assert slots.release(41).pid == 99 and slots.get(41) is None
+
+
+def test_allocation_continues_past_tids_still_in_use():
+    slots = TaskSlots(100)
+    slots.skip_past([7, 3, 0, 500])  # 0 and out-of-range values are ignored
+    assert slots.allocate(Slot(1, "3", "q")) == 8

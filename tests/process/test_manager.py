@@ -17,8 +17,8 @@ from evqueue.process.errors import ForkerError, TaskOutputNotFound
 from evqueue.process.forker_handle import start_forker
 from evqueue.process.gatherer import TRUNCATED_MARKER, UNREADABLE_OUTPUT, TaskExit
 from evqueue.process.ipc import remove_queue, send_terminate
-from evqueue.process.manager import ProcessManager, monitor_alive
-from evqueue.process.spec import ProcessSettings, TaskSpec
+from evqueue.process.manager import LOST_EXIT, ProcessManager, monitor_alive
+from evqueue.process.spec import ProcessSettings, TaskSpec, task_file
 from tests.process.helpers import WAIT, Recorder, make_fifo, release_fifo
 
 TRICKY = ["a b", "it's", '"dq"', "$HOME", "`id`", "back\\slash", "semi;colon", ""]
@@ -307,3 +307,40 @@ async def test_remote_task_through_agent(settings, recorder: Recorder, tmp_path:
         await pm.stop()
     assert (result.retcode, result.stdout, result.log) == (0, "it's|v\n", "log\n")
     assert (60, 60) in recorder.progress
+
+
+async def test_sync_returns_once_the_waiting_exits_are_delivered(settings) -> None:
+    # exits queued while no engine reads them (a restart) are all delivered before sync() ends
+    for tid in (71, 72, 73):
+        send_terminate(settings.ipc_key, tid)
+    recorder = Recorder()
+    pm = recorder.manager(settings)
+    await pm.start()
+    try:
+        await pm.sync()
+        assert {71, 72, 73} <= set(recorder.exits)
+    finally:
+        await pm.stop()
+
+
+async def test_lost_exit_reads_what_is_left_of_the_output(manager, settings) -> None:
+    Path(task_file(settings.logs_directory, settings.node, 74, "stdout")).write_text("partial\n")
+    item = await manager.lost_exit(74, 12345)
+    assert (item.tid, item.retcode, item.stdout) == (74, -1, "partial\n")
+    assert item.stderr is not None and item.stderr.endswith(LOST_EXIT + "\n")
+
+
+async def test_tail_of_a_task_just_spawned_is_empty(manager, settings, recorder) -> None:
+    manager.spawn(sh(settings, 75, "exit 0"))
+    # the monitor may not exist yet, let alone its files: no output so far, not an error
+    assert manager.tail(75, "stdout") == ""
+    await recorder.exit_of(75)
+
+
+async def test_stop_waits_for_the_forkers_answer_to_pending_spawns(settings) -> None:
+    recorder = Recorder()
+    pm = recorder.manager(settings)
+    await pm.start()
+    pm.spawn(sh(settings, 76, "exit 0"))
+    await pm.stop()  # right away: the reply is not read yet
+    assert 76 in recorder.started, "a task that was forked is always reported started"

@@ -16,6 +16,7 @@ from evqueue.process.spec import (
     resolve_task_path,
     task_environment,
     task_file,
+    tids_with_output,
 )
 
 TRICKY = ["a b", "it's", '"quoted"', "$HOME", "`id`", "back\\slash", "", "semi;colon", "new\nline"]
@@ -145,3 +146,11 @@ def test_remote_command_quotes_every_word_for_sh() -> None:
     out = subprocess.run(["/bin/sh", "-c", plain.remote_command()], capture_output=True,
                          check=True).stdout.decode()
     assert out == "".join(f"[{arg}]" for arg in TRICKY)
+
+
+def test_tids_with_output_lists_this_nodes_task_files(tmp_path):
+    for name in ("node1-3.stdout", "node1-3.stderr", "node1-17.log", "node1-9.script",
+                 "node2-40.stdout", "node1-x.stdout", "unrelated.txt"):
+        (tmp_path / name).write_text("")
+    assert tids_with_output(str(tmp_path), "node1") == {3, 17}
+    assert tids_with_output(str(tmp_path / "missing"), "node1") == set()

@@ -35,7 +35,12 @@ from evqueue.engine.actions import (
     InstanceEnded,
     KillTask,
 )
-from evqueue.engine.errors import EngineError, UnknownInstance, UnknownObject
+from evqueue.engine.errors import (
+    EngineError,
+    TooManyInstances,
+    UnknownInstance,
+    UnknownObject,
+)
 from evqueue.engine.events import EventBus, EventType
 from evqueue.engine.instance import Instance, Parameters
 from evqueue.engine.persistence import Persistence
@@ -153,8 +158,14 @@ class Engine:
 
         Raises:
             EngineError: unknown workflow or retry schedule, invalid parameters.
+            TooManyInstances: ``workflowinstance.max`` instances already run here.
         """
         self.stats.workflow_queries += 1
+        limit = self.settings.max_instances
+        if limit and len(self._instances) >= limit:
+            self.stats.workflow_exceptions += 1
+            raise TooManyInstances(f"Max workflow instances reached ({limit} running on this "
+                                   "node, workflowinstance.max)")
         try:
             definition = await self._source.get_workflow(workflow)
             schedules: dict[str, str] = {}
@@ -260,8 +271,14 @@ class Engine:
 
     # -- start-up and shutdown ----------------------------------------------------------------
 
-    async def resume(self) -> list[int]:
-        """Take over this node's EXECUTING instances after a restart (§2.6); return their ids."""
+    async def resume(self, busy_tids: Iterable[int] = ()) -> list[int]:
+        """Take over this node's EXECUTING instances after a restart (§2.6); return their ids.
+
+        Args:
+            busy_tids: tids task processes of the previous run may still use (their output
+                files exist); new tasks get tids after them.
+        """
+        self._slots.skip_past(busy_tids)
         now = self._clock.now()
         resumed: list[int] = []
         for stored in await self._store.load_executing(self.settings.node_name):
@@ -286,7 +303,17 @@ class Engine:
         """Wait until no start, finalisation or savepoint write is in progress."""
         while self._background:
             await asyncio.wait(set(self._background))
-        await self._persistence.writer.flush()
+        await self._persistence.flush()
+
+    def hold(self) -> None:
+        """Start no task and run no retry from now on (the process layer is about to stop).
+
+        Exits still reported are recorded; what they unblock stays queued in the savepoints.
+        """
+        self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def stop(self) -> None:
         """Shut down: start nothing more, save every running instance, release waiters.
@@ -294,9 +321,7 @@ class Engine:
         Call it once the process layer has stopped reporting exits: tasks still running then
         are found again by :meth:`resume` at the next start.
         """
-        self._stopping = True
-        if self._timer is not None:
-            self._timer.cancel()
+        self.hold()
         if self._background:
             await asyncio.wait(self._background, timeout=10)
         await self._persistence.shutdown(self.instances())
@@ -305,6 +330,22 @@ class Engine:
                 done.set_result(False)
 
     # -- task processes -----------------------------------------------------------------------
+
+    def report_exit(
+        self, tid: int, retcode: int, stdout: str, stderr: str | None, log: str | None
+    ) -> None:
+        """:meth:`task_exited` from a synchronous callback; :meth:`stop` waits for it."""
+        self._background_task(self.task_exited(tid, retcode, stdout, stderr, log))
+
+    def attached_tasks(self) -> list[tuple[int, int]]:
+        """(tid, monitor pid) of the running tasks re-attached by :meth:`resume` and not
+        ended since."""
+        return [(tid, slot.pid) for tid, slot in self._slots.items() if slot.resumed]
+
+    def is_attached(self, tid: int) -> bool:
+        """True while *tid* is a re-attached task that has not ended."""
+        slot = self._slots.get(tid)
+        return slot is not None and slot.resumed
 
     async def task_exited(
         self, tid: int, retcode: int, stdout: str, stderr: str | None, log: str | None
@@ -354,7 +395,9 @@ class Engine:
         instance = self._instances.get(queued.instance_id)
         if slot is None or instance is None:
             return
-        slot.pid = pid
+        # pid 0: no monitor was forked (fork failure, forker gone) and the exit saying so is
+        # already waiting in early_exit; the slot must not look "still starting" any more.
+        slot.pid = pid or -1
         self._step(instance, instance.task_running, queued.evqid, tid, pid, self._clock.now())
         if slot.early_exit is not None:
             await self.task_exited(tid, *slot.early_exit)
@@ -407,7 +450,7 @@ class Engine:
                 if queue:
                     self.pool.attach(queue)
                 # pid 0 would mean "still starting"; a resumed task has started long ago.
-                self._slots.attach(tid, Slot(iid, evqid, queue, pid or -1))
+                self._slots.attach(tid, Slot(iid, evqid, queue, pid or -1, resumed=True))
             case ArmRetry(instance_id=iid, evqid=evqid, at=at):
                 self.retrier.add(at, iid, evqid)
                 self._arm_timer()

@@ -9,6 +9,7 @@
      ├── InvalidParameter             INVALID_PARAMETER
      ├── WaitTimedOut                 TIMED_OUT
      ├── WrongNode                    WRONG_NODE
+     ├── TooManyInstances             MAX_INSTANCES_REACHED (ours: workflowinstance.max)
      └── UnknownTask                  (no code: a task id that is not in the instance)
 
 :class:`~evqueue.engine.states.InvalidTransition` is not here: it signals a bug, never a request.
@@ -20,6 +21,7 @@ __all__ = [
     "EngineError",
     "InvalidParameter",
     "InvalidWorkflowParameters",
+    "TooManyInstances",
     "UnknownInstance",
     "UnknownObject",
     "UnknownTask",
@@ -82,3 +84,9 @@ class WrongNode(EngineError):
 
 class UnknownTask(EngineError):
     """A task evqid or tid that the instance does not have."""
+
+
+class TooManyInstances(EngineError):
+    """A launch would pass ``workflowinstance.max`` running instances on this node."""
+
+    code = "MAX_INSTANCES_REACHED"

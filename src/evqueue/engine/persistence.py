@@ -1,11 +1,17 @@
 """When and what the engine writes about instances (savepoint levels, semantics.md §2.5).
 
-| level | at launch                   | while running     | at termination                   |
-|-------|-----------------------------|-------------------|----------------------------------|
-| 0     | id from a sequence          | nothing           | nothing (no history)             |
-| 1     | id from a sequence          | nothing           | full row inserted                |
-| 2     | EXECUTING row, id from it   | nothing           | row updated, filters and tags    |
-| 3     | EXECUTING row, id from it   | after each change | row updated, filters and tags    |
+| level | at launch                   | while running          | at termination                 |
+|-------|-----------------------------|------------------------|--------------------------------|
+| 0     | id from a sequence          | nothing                | nothing (no history)           |
+| 1     | id from a sequence          | nothing                | full row inserted              |
+| 2     | EXECUTING row, id from it   | changes, coalesced     | row updated, filters and tags  |
+| 3     | EXECUTING row, id from it   | after each change      | row updated, filters and tags  |
+
+Level 2 goes beyond evQueue (which writes only at launch and at shutdown, so a crash loses the
+running instances): the changes of running instances (a task queued, started — its tid —,
+ended, a retry armed…) are gathered for ``EngineSettings.savepoint_window`` seconds, then every
+instance changed meanwhile is written, in its latest state, in one batch. An engine killed with
+SIGKILL is then resumed from savepoints at most that old.
 
 At shutdown every running instance is written, whatever the level (an insert at levels 0/1:
 those rows are deleted again once resumed). The sequence of levels 0/1 continues after
@@ -25,6 +31,7 @@ from evqueue.engine.instance import Instance
 from evqueue.engine.ports import InstanceStore, InstanceWrite, NewInstanceRow, StoredInstance
 from evqueue.engine.savepoints import SavepointWriter
 from evqueue.engine.settings import EngineSettings
+from evqueue.engine.states import Status
 from evqueue.engine.tree import format_time
 
 __all__ = ["Persistence"]
@@ -49,6 +56,9 @@ class Persistence:
                                       retry_wait=settings.savepoint_retry_wait)
         self._next_id: int | None = None
         self._lock = asyncio.Lock()
+        self._window = settings.savepoint_window
+        self._dirty: dict[int, Instance] = {}  # level 2: changed since the last batch
+        self._flush_timer: asyncio.TimerHandle | None = None
 
     async def new_id(self, instance: Instance, now: datetime.datetime) -> int:
         """The id of a launched instance (inserting its EXECUTING row at level ≥ 2)."""
@@ -89,12 +99,34 @@ class Persistence:
             return self._next_id - 1
 
     def changed(self, instance: Instance) -> None:
-        """An instance changed while running: written at level 3 only."""
+        """An instance changed while running: written now at level 3, within
+        ``savepoint_window`` seconds at level 2 (with the other instances changed meanwhile)."""
         if self.level == 3:
             self.writer.submit(self.write(instance, terminal=False))
+        elif self.level == 2:
+            self._dirty[instance.id] = instance
+            if self._flush_timer is None:
+                self._flush_timer = asyncio.get_running_loop().call_later(
+                    self._window, self.write_changed)
+
+    def write_changed(self) -> None:
+        """Submit the coalesced level-2 writes now (the window's timer calls it)."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        dirty, self._dirty = self._dirty, {}
+        for instance in dirty.values():
+            if instance.status == Status.EXECUTING:
+                self.writer.submit(self.write(instance, terminal=False))
+
+    async def flush(self) -> None:
+        """Write what is waiting (coalesced changes included) and wait until it is stored."""
+        self.write_changed()
+        await self.writer.flush()
 
     def ended(self, instance: Instance) -> asyncio.Future[None]:
         """An instance terminated: its final write (none at level 0); done once stored."""
+        self._dirty.pop(instance.id, None)  # the final write supersedes a pending one
         if self.level >= 1:
             return self.writer.submit(self.write(instance, terminal=True))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -103,8 +135,13 @@ class Persistence:
 
     async def shutdown(self, instances: Iterable[Instance]) -> None:
         """Write every running instance, then stop the writer."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        self._dirty.clear()
         for instance in instances:
-            self.writer.submit(self.write(instance, terminal=False))
+            if instance.status == Status.EXECUTING:  # an ended one has its final write
+                self.writer.submit(self.write(instance, terminal=False))
         await self.writer.close()
 
     async def task_result(

@@ -197,5 +197,6 @@ class SystemClock:
     """The real clock."""
 
     def now(self) -> datetime.datetime:
-        """The current local time, to the second."""
-        return datetime.datetime.now().replace(microsecond=0)
+        """The current local time. Kept to the microsecond: the XML shows seconds only, but
+        a retry due "in 1 s" must not come early because "now" was rounded down."""
+        return datetime.datetime.now()

@@ -30,8 +30,12 @@ class EngineSettings:
         node_name: ``cluster.node.name``.
         savepoint_level: ``workflowinstance.savepoint.level`` (0–3, semantics.md §2.5).
         save_parameters: ``workflowinstance.saveparameters`` (effective at level ≥ 2).
+        savepoint_window: level 2 only: seconds the changes of running instances are gathered
+            before they are written in one batch (not a configuration key).
         savepoint_retry / savepoint_retry_times / savepoint_retry_wait:
             ``workflowinstance.savepoint.retry.enable/.times/.wait`` (times 0 = forever).
+        max_instances: ``workflowinstance.max``: instances running at once; a launch past it
+            is refused (0 = no limit; resumed instances are never refused).
         dom_maxsize: ``datastore.dom.maxsize``: outputs at least this long (bytes) go to the
             datastore.
         tasks_directory: ``processmanager.tasks.directory``.
@@ -43,9 +47,11 @@ class EngineSettings:
     node_name: str = "localhost"
     savepoint_level: int = 2
     save_parameters: bool = True
+    savepoint_window: float = 0.02
     savepoint_retry: bool = True
     savepoint_retry_times: int = 2
     savepoint_retry_wait: float = 2.0
+    max_instances: int = 0
     dom_maxsize: int = 500 * 1024
     tasks_directory: str = "."
     default_scheduler: str = "fifo"
@@ -69,6 +75,7 @@ class EngineSettings:
             savepoint_retry=bool(config["workflowinstance.savepoint.retry.enable"]),
             savepoint_retry_times=int(config["workflowinstance.savepoint.retry.times"]),
             savepoint_retry_wait=float(config["workflowinstance.savepoint.retry.wait"]),
+            max_instances=int(config["workflowinstance.max"]),
             dom_maxsize=int(config["datastore.dom.maxsize"]),
             tasks_directory=config.path("processmanager.tasks.directory"),
             default_scheduler=str(config["queuepool.scheduler"]),

@@ -7,6 +7,7 @@ task runs, including across engine restarts: allocation continues after the high
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["Slot", "TaskSlots"]
@@ -21,6 +22,7 @@ class Slot:
     queue: str
     pid: int = 0
     early_exit: tuple | None = field(default=None, repr=False)  # exit seen before the start
+    resumed: bool = False  # re-attached after an engine restart
 
 
 class TaskSlots:
@@ -50,6 +52,11 @@ class TaskSlots:
                 return self._last
         raise RuntimeError(f"Could not allocate task ID, maxpid ({self.tid_max}) is reached")
 
+    def skip_past(self, tids: Iterable[int]) -> None:
+        """Allocate after these tids from now on (tasks of a previous run may still use
+        them)."""
+        self._last = max([self._last, *(t for t in tids if 0 < t <= self.tid_max)])
+
     def attach(self, tid: int, slot: Slot) -> None:
         """Register a task found running after a restart under *tid*."""
         self._slots[tid] = slot
@@ -62,6 +69,10 @@ class TaskSlots:
     def release(self, tid: int) -> Slot | None:
         """Free *tid*; return its slot (None if unknown)."""
         return self._slots.pop(tid, None)
+
+    def items(self) -> list[tuple[int, Slot]]:
+        """(tid, slot) of every task process."""
+        return list(self._slots.items())
 
     def of_instance(self, instance_id: int) -> list[tuple[int, Slot]]:
         """(tid, slot) of an instance's processes."""

@@ -10,6 +10,8 @@ process layer. Rules:
 - It stops on its own sentinel: a type-1 message with ``pid == 0`` and ``tid`` equal to this
   gatherer's random token (:meth:`Gatherer.stop` sends it). Messages queued before the sentinel
   are delivered first. A stale sentinel of another engine run is dropped.
+- :meth:`Gatherer.sync` sends a marker the same way (``pid == 0``, a fresh token) and returns
+  once it came back: every message queued before it has then been delivered.
 - Output text is bounded (``max_output`` bytes per file, then ``...TRUNCATED...``), decoded as
   UTF-8 with replacement, and control characters other than ``\\t \\r \\n`` become ``?``.
 - An unreadable stdout file forces retcode -1 (evQueue's rule, so that subjobs do not run).
@@ -147,6 +149,7 @@ class Gatherer:
         self._loop = loop
         self._deliver = deliver
         self._token = secrets.randbelow(2**31 - 1) + 1
+        self._markers: dict[int, asyncio.Future[None]] = {}  # sync() tokens, loop side only
         self._finished = asyncio.Event()
         self._thread = threading.Thread(target=self._run, name="evqueue-gatherer", daemon=True)
 
@@ -177,7 +180,7 @@ class Gatherer:
                 if isinstance(message, TaskExitMessage) and message.pid == 0:
                     if message.tid == self._token:
                         break
-                    logger.debug("dropped a stale gatherer sentinel (%d)", message.tid)
+                    self._loop.call_soon_threadsafe(self._marker_back, message.tid)
                     continue
                 item = self._prepare(message)
                 if item is not None:
@@ -188,9 +191,36 @@ class Gatherer:
             with contextlib.suppress(RuntimeError):  # the loop is already closed
                 self._loop.call_soon_threadsafe(self._finished.set)
 
+    def _marker_back(self, token: int) -> None:
+        marker = self._markers.pop(token, None)
+        if marker is None:
+            logger.debug("dropped a stale gatherer marker (%d)", token)
+        elif not marker.done():
+            marker.set_result(None)
+
     def start(self) -> None:
         """Start the thread."""
         self._thread.start()
+
+    async def sync(self) -> None:
+        """Return once every message queued before this call has been delivered."""
+        if not self._thread.is_alive():
+            return
+        token = secrets.randbelow(2**31 - 1) + 1
+        marker = self._loop.create_future()
+        self._markers[token] = marker
+        try:
+            send_message(self._queue, TaskExitMessage(pid=0, tid=token, retcode=0))
+        except sysv_ipc.ExistentialError:
+            self._markers.pop(token, None)
+            return
+        # the thread ends (queue removed, stop()) without echoing it: do not wait forever
+        finished = asyncio.ensure_future(self._finished.wait())
+        try:
+            await asyncio.wait({marker, finished}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            finished.cancel()
+            self._markers.pop(token, None)
 
     async def stop(self) -> None:
         """Wake the thread with the sentinel and wait until everything it received is delivered."""

@@ -18,6 +18,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -31,15 +32,27 @@ from evqueue.process.gatherer import (
     Gatherer,
     TaskExit,
     clean_text,
+    read_task_exit,
     start_gatherer,
 )
-from evqueue.process.ipc import NotificationExitMessage, ProgressMessage, open_queue
+from evqueue.process.ipc import (
+    NotificationExitMessage,
+    ProgressMessage,
+    TaskExitMessage,
+    open_queue,
+)
 from evqueue.process.monitor import MONITOR_NAME
 from evqueue.process.spec import OUTPUT_KINDS, ProcessSettings, TaskSpec, task_file
 
-__all__ = ["ProcessManager", "TaskExit", "monitor_alive"]
+__all__ = ["LOST_EXIT", "REPLY_WAIT", "ProcessManager", "TaskExit", "monitor_alive"]
 
 logger = logging.getLogger(__name__)
+
+#: Appended to the stderr of a task whose exit was lost (:meth:`ProcessManager.lost_exit`).
+LOST_EXIT = ("[ ProcessManager ] The task's monitor ended while the engine was down and its "
+             "exit was not received, setting retcode to -1")
+#: Seconds :meth:`ProcessManager.stop` waits for the forker's replies to pending spawns.
+REPLY_WAIT = 5.0
 
 ExitCallback = Callable[[TaskExit], None]
 ProgressCallback = Callable[[int, int], None]
@@ -153,6 +166,8 @@ class ProcessManager:
         self._forker_lost = False
         self._monitors: dict[int, int] = {}  # tid → monitor pid
         self._pending: set[int] = set()  # spawned, forker reply not yet received
+        self._answered = asyncio.Event()  # set while no spawn waits for the forker's reply
+        self._answered.set()
         self._held_exits: dict[int, TaskExit] = {}
         self._held_progress: dict[int, int] = {}
         self._kill_on_start: set[int] = set()
@@ -184,9 +199,16 @@ class ProcessManager:
     async def stop(self) -> None:
         """Stop reading exits (pending ones stay in the kernel queue) and release the forker.
 
-        Running monitors and tasks are not affected. Exits received before the call are all
+        Running monitors and tasks are not affected. The forker's replies to the spawns already
+        asked for are awaited first (up to :data:`REPLY_WAIT` seconds), so every task that
+        started is reported by ``on_started``. Exits received before the call are all
         delivered before it returns.
         """
+        if self._requests is not None and not self._forker_lost:
+            try:
+                await asyncio.wait_for(self._answered.wait(), REPLY_WAIT)
+            except TimeoutError:
+                logger.error("the forker did not answer %d spawn request(s)", len(self._pending))
         if self._gatherer is not None:
             await self._gatherer.stop()
             self._gatherer = None
@@ -219,6 +241,7 @@ class ProcessManager:
             raise ValueError(f"task {spec.tid} is already running")
         self._requests.write(encode_request(spec.tid, spec.encode()))
         self._pending.add(spec.tid)
+        self._answered.clear()
 
     def kill(self, tid: int, pid: int | None = None) -> bool:
         """Kill a task: SIGTERM to its monitor, which SIGKILLs the task's process group.
@@ -262,7 +285,8 @@ class ProcessManager:
 
         Raises:
             ValueError: unknown kind.
-            TaskOutputNotFound: no such file (unknown tid, or the task already ended).
+            TaskOutputNotFound: no such file (unknown tid, or the task already ended). A task
+                this manager started whose files do not exist yet has an empty output.
         """
         if kind not in OUTPUT_KINDS:
             raise ValueError(f"unknown output type {kind!r}")
@@ -274,12 +298,38 @@ class ProcessManager:
                 file.seek(max(0, end - size))
                 return clean_text(file.read(size))
         except FileNotFoundError:
+            if tid in self._monitors or tid in self._pending:
+                return ""  # started, but its monitor has not created the files yet
             raise TaskOutputNotFound(f"no {kind} output for task {tid}") from None
 
     # -- events from the forker and the gatherer -------------------------------------------------
 
+    async def sync(self) -> None:
+        """Return once every message that was in the IPC queue when called is delivered
+        (after a restart: the exits that waited while the engine was down)."""
+        if self._gatherer is not None:
+            await self._gatherer.sync()
+
+    async def lost_exit(self, tid: int, pid: int) -> TaskExit:
+        """The exit of a task whose monitor ended without its exit being received: retcode
+        -1 and whatever its output files still hold, read off the loop.
+
+        Args:
+            tid: the task id.
+            pid: its monitor's pid.
+
+        Returns:
+            The exit to deliver.
+        """
+        message = TaskExitMessage(pid=pid or -1, tid=tid, retcode=-1)
+        item = await asyncio.to_thread(read_task_exit, self.settings, message)
+        note = f"{LOST_EXIT}\n"
+        return dataclasses.replace(item, retcode=-1, stderr=(item.stderr or "") + note)
+
     def _on_reply(self, tid: int, pid: int) -> None:
         self._pending.discard(tid)
+        if not self._pending:
+            self._answered.set()
         if pid < 0:
             message = f"Could not fork monitor: {os.strerror(-pid)}"
             logger.error("task %d: %s", tid, message)
@@ -302,6 +352,7 @@ class ProcessManager:
         self._forker_lost = True
         logger.error("the forker exited; %d spawn request(s) lost", len(self._pending))
         pending, self._pending = sorted(self._pending), set()
+        self._answered.set()
         for tid in pending:
             self._held_progress.pop(tid, None)
             held = self._held_exits.pop(tid, None)  # the monitor ran: its real exit wins

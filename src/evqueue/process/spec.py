@@ -34,6 +34,7 @@ __all__ = [
     "resolve_task_path",
     "task_environment",
     "task_file",
+    "tids_with_output",
 ]
 
 #: The kinds of per-task output files, also the ``type`` values of the live tail.
@@ -68,6 +69,30 @@ def task_file(directory: str, node: str, tid: int, suffix: str) -> str:
     """
     safe_node = _UNSAFE_NAME_CHARS.sub("_", node) or "_"
     return os.path.join(directory, f"{safe_node}-{tid}.{suffix}")
+
+
+def tids_with_output(directory: str, node: str) -> set[int]:
+    """The tids that have output files of ``node`` in ``directory``.
+
+    Files exist from the monitor's start until the exit is read (when
+    ``processmanager.logs.delete``), so after a restart these are the tids that tasks of the
+    previous run may still use: a new task must not get one of them.
+
+    Args:
+        directory: the logs directory.
+        node: the node name.
+
+    Returns:
+        The tids found (none when the directory cannot be read).
+    """
+    safe_node = _UNSAFE_NAME_CHARS.sub("_", node) or "_"
+    pattern = re.compile(re.escape(safe_node) + r"-([0-9]+)\.(?:stdout|stderr|log)")
+    try:
+        with os.scandir(directory) as entries:
+            return {int(match.group(1)) for entry in entries
+                    if (match := pattern.fullmatch(entry.name))}
+    except OSError:
+        return set()
 
 
 def resolve_task_path(path: str, tasks_directory: str) -> str:

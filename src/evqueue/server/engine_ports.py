@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 
 from evqueue.engine.actions import TaskCommand
+from evqueue.engine.engine import Engine
 from evqueue.engine.errors import UnknownObject
 from evqueue.engine.ports import (
     InstanceWrite,
@@ -25,7 +26,7 @@ from evqueue.engine.ports import (
     WorkflowDefinition,
 )
 from evqueue.engine.queues import QueueDefinition
-from evqueue.process.manager import ProcessManager, TaskExit
+from evqueue.process.manager import ProcessManager, TaskExit, monitor_alive
 from evqueue.process.spec import ProcessSettings, TaskSpec
 from evqueue.storage import datastore as datastore_verbs
 from evqueue.storage import instances as instance_verbs
@@ -34,7 +35,14 @@ from evqueue.storage import retry_schedules as retry_verbs
 from evqueue.storage import workflows as workflow_verbs
 from evqueue.storage.database import Database
 
-__all__ = ["DbInstanceStore", "DbWorkflowSource", "ProcessLauncher", "load_queue_definitions"]
+__all__ = [
+    "DbInstanceStore",
+    "DbWorkflowSource",
+    "ProcessLauncher",
+    "collect_exits_after_restart",
+    "deliver_exit",
+    "load_queue_definitions",
+]
 
 log = logging.getLogger("evqueue.server")
 
@@ -107,12 +115,24 @@ class ProcessLauncher:
 
 
 class DbWorkflowSource:
-    """The engine's ``WorkflowSource``: definitions read from the store when launched."""
+    """The engine's ``WorkflowSource``: definitions read from the store at their first
+    launch and kept until :meth:`forget` (what ``control reload`` and every definition change
+    call), as evQueue keeps its workflows and retry schedules in memory."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._workflows: dict[str | int, WorkflowDefinition] = {}
+        self._schedules: dict[str, str] = {}
+
+    def forget(self) -> None:
+        """Drop the definitions read so far: the next launches read the store again."""
+        self._workflows.clear()
+        self._schedules.clear()
 
     async def get_workflow(self, key: str | int) -> WorkflowDefinition:
+        cached = self._workflows.get(key)
+        if cached is not None:
+            return cached
         if isinstance(key, int):
             row = await workflow_verbs.get_workflow(self.db, key)
             if row is None:
@@ -121,11 +141,19 @@ class DbWorkflowSource:
             row = await workflow_verbs.get_workflow_by_name(self.db, key)
             if row is None:
                 raise UnknownObject(f"Unknown Workflow name : {key}")
-        return WorkflowDefinition(id=row.id, name=row.name, xml=row.xml)
+        definition = WorkflowDefinition(id=row.id, name=row.name, xml=row.xml)
+        self._workflows[key] = definition
+        return definition
 
     async def get_retry_schedule(self, name: str) -> str | None:
+        cached = self._schedules.get(name)
+        if cached is not None:
+            return cached
         row = await retry_verbs.get_retry_schedule_by_name(self.db, name)
-        return None if row is None else row.xml
+        if row is None:
+            return None
+        self._schedules[name] = row.xml
+        return row.xml
 
 
 def _stored(row: instance_verbs.InstanceRow) -> StoredInstance:
@@ -205,7 +233,28 @@ async def load_queue_definitions(db: Database) -> list[QueueDefinition]:
             for q in await queue_verbs.list_queues(db)]
 
 
-def deliver_exit(launcher: ProcessLauncher, engine_exited, item: TaskExit):  # type: ignore[no-untyped-def]
-    """Order an exit after the spawn it ends (see ProcessLauncher)."""
+def deliver_exit(launcher: ProcessLauncher, engine: Engine, item: TaskExit) -> None:
+    """ProcessManager ``on_exit``: order an exit after the spawn it ends (see
+    ProcessLauncher), then hand it to the engine."""
     launcher.exited(item.tid)
-    return engine_exited(item.tid, item.retcode, item.stdout, item.stderr, item.log)
+    engine.report_exit(item.tid, item.retcode, item.stdout, item.stderr, item.log)
+
+
+async def collect_exits_after_restart(engine: Engine, manager: ProcessManager) -> None:
+    """After a restart, end the re-attached tasks whose exit will never come.
+
+    A task whose monitor is gone has sent its exit before ending: once the queue is drained
+    (``manager.sync``) that exit has reached the engine, unless the previous engine had
+    already taken it out of the queue before it could save it (killed then) or the monitor
+    was killed itself. Such a task ends with retcode -1 and what is left of its output files.
+    """
+    gone = [(tid, pid) for tid, pid in engine.attached_tasks() if not monitor_alive(pid)]
+    if not gone:
+        return
+    await manager.sync()
+    for tid, pid in gone:
+        if engine.is_attached(tid):
+            item = await manager.lost_exit(tid, pid)
+            log.warning("task %d: its monitor ended while the engine was down and its exit "
+                        "was not received; recorded with retcode -1", tid)
+            engine.report_exit(item.tid, item.retcode, item.stdout, item.stderr, item.log)
