@@ -60,7 +60,7 @@ async def test_a_plugin_gets_evqueues_arguments_and_json(db, tmp_path) -> None:
     await subscribe_notification(db, workflow_id, notification_id)
     notifications = await _notifier(db, tmp_path)
     notifications.instance_ended(EndedInstance(5, workflow_id, None, 2, INSTANCE))
-    await notifications.stop()
+    await notifications.idle()
     assert _outputs(tmp_path, "args.5") == ["5 2 /run/evq.sock\n"]
     [stdin] = _outputs(tmp_path, "stdin.5")
     assert json.loads(stdin) == {"pluginconf": {"host": "smtp.local"},
@@ -81,7 +81,7 @@ async def test_subscribed_and_subscribe_all_notifications_run_once_each(db, tmp_
     assert [t.name for t in notifications.targets_for(workflow_id)] == ["bound", "everyone"]
     assert [t.name for t in notifications.targets_for(other_id)] == ["everyone"]
     notifications.instance_ended(EndedInstance(8, workflow_id, None, 0, INSTANCE))
-    await notifications.stop()
+    await notifications.idle()
     called = sorted(json.loads(s)["notificationconf"]["n"] for s in _outputs(tmp_path, "stdin.8"))
     assert called == ["bound", "everyone"]
 
@@ -95,7 +95,7 @@ async def test_a_hanging_plugin_is_killed_at_the_timeout_and_logged(db, tmp_path
     events.subscribe(seen.append, [EventType.LOG_NOTIFICATION])
     notifications = await _notifier(db, tmp_path, events, timeout=0.5)
     notifications.instance_ended(EndedInstance(9, workflow_id, None, 0, INSTANCE))
-    await notifications.stop()
+    await notifications.idle()
     [row] = await list_notification_logs(db)
     assert row.node_name == "node1" and row.pid > 0
     assert row.message == "slow: killed after the 0.5 s timeout\nabout to hang\n"
@@ -108,7 +108,7 @@ async def test_a_failing_plugin_is_logged_with_its_stderr_within_the_limit(db, t
     await create_notification(db, type_id, "mailer", True, "{}")
     notifications = await _notifier(db, tmp_path, max_output=33)
     notifications.instance_ended(EndedInstance(9, workflow_id, None, 0, INSTANCE))
-    await notifications.stop()
+    await notifications.idle()
     [row] = await list_notification_logs(db)
     assert row.message == "mailer: exited with status 4\nsmtp"
 
@@ -120,7 +120,7 @@ async def test_a_plugin_that_cannot_start_is_logged(db, tmp_path) -> None:
     notifications = await _notifier(db, tmp_path)
     (tmp_path / str(type_id)).unlink()
     notifications.instance_ended(EndedInstance(9, workflow_id, None, 0, INSTANCE))
-    await notifications.stop()
+    await notifications.idle()
     [row] = await list_notification_logs(db)
     assert row.pid == 0 and row.message.startswith("gone: cannot execute")
 
@@ -134,7 +134,9 @@ async def test_resumed_instances_and_ends_during_shutdown_are_not_notified(db, t
     await notifications.reload()
     notifications.instance_ended(EndedInstance(3, workflow_id, None, 0, INSTANCE))
     assert notifications.running == 0
-    await notifications.stop()
+    notifications.instance_ended(EndedInstance(5, workflow_id, None, 0, INSTANCE))
+    assert notifications.running == 1
+    await notifications.stop()  # 5 was still waiting for a slot: dropped
     notifications.instance_ended(EndedInstance(4, workflow_id, None, 0, INSTANCE))
     assert notifications.running == 0
     assert _outputs(tmp_path, "args") == []
@@ -151,7 +153,7 @@ async def test_at_most_concurrency_plugins_run_at_once(db, tmp_path) -> None:
     for instance_id in (1, 2, 3):
         notifications.instance_ended(EndedInstance(instance_id, workflow_id, None, 0, INSTANCE))
     assert notifications.running == 3
-    await notifications.stop()
+    await notifications.idle()
     assert (tmp_path / "log").read_text() == "+-+-+-"
 
 

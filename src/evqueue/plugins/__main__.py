@@ -1,0 +1,3 @@
+from evqueue.plugins.build import main
+
+raise SystemExit(main())
