@@ -12,6 +12,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from evqueue.api import (
+    cluster,
     datastore,
     engine_status,
     filesystem,
@@ -47,6 +48,7 @@ API_MODULES: tuple[ModuleType, ...] = (
     storage_module,
     instance,
     engine_status,
+    cluster,
 )
 
 

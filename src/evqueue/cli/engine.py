@@ -6,6 +6,8 @@ Rules:
   --ipc-terminate-tid N --version``). An unknown flag prints the usage and exits 2 (evQueue
   exits 0, which hides typos in service files).
 - Start-up errors are printed on the terminal and give exit code 1, also with ``--daemon``.
+- ``evqueue cluster start|stop|status …`` (first argument ``cluster``) manages the nodes of a
+  development cluster (:mod:`evqueue.cli.cluster`); the flags above are unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ EPILOG = """examples:
   evqueue --config /etc/evqueue.conf --daemon       run it in the background
   evqueue --config /etc/evqueue.conf --ipcq-stats   show the node's IPC queue
   login=alice port=5100 evqueue --config evqueue.multiuser.conf --daemon
+  evqueue cluster start --data /data --config /etc/evqueue.multiuser.conf
 """
 
 
@@ -48,8 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``evqueue`` with ``argv`` (default: the process arguments); returns the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["cluster"]:
+        from evqueue.cli import cluster
+
+        return cluster.main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.version:
         print(f"evQueue version {EVQUEUE_VERSION} (evqueue {__version__}, Python "
               f"{sys.version.split()[0]})")

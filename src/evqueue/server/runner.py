@@ -9,6 +9,9 @@ Rules:
 - Signals arrive only through ``loop.add_signal_handler``: SIGTERM/SIGINT stop, SIGHUP reloads
   the database-backed definitions, SIGUSR1 runs pending retries now.
 - The runner holds no logic of its own beyond wiring; each part owns its behaviour.
+- The node joins the cluster's registry before the engine resumes anything (a running node of
+  the same name stops start-up); every definition change reloads this node, then notifies the
+  other nodes in the background (``_start_cluster``).
 """
 
 from __future__ import annotations
@@ -23,20 +26,28 @@ from evqueue.api.audit import record_change
 from evqueue.api.context import ApiContext
 from evqueue.api.dispatch import Dispatcher
 from evqueue.api.engine_status import PROCESS_MANAGER, install_engine_commands
+from evqueue.api.git import install_git, served_groups
+from evqueue.api.git import routes as git_routes
 from evqueue.api.login import Authenticator, load_secret, modules_served
 from evqueue.api.modules import all_tables
-from evqueue.api.tools import MODULES
+from evqueue.api.scheduler_status import install_scheduler_status
+from evqueue.api.tools import MODULES, SYNC_NOTIFICATIONS
+from evqueue.cluster import Elector, NodeRegistry, Notifier
 from evqueue.config import Config
 from evqueue.engine.engine import Engine
+from evqueue.engine.gc import GC_ACTION, GarbageCollector, GcSettings
+from evqueue.engine.notifications import Notifications, NotificationSettings
+from evqueue.engine.scheduler import Scheduler
 from evqueue.engine.settings import EngineSettings
 from evqueue.process.forker_handle import ForkerHandle
 from evqueue.process.manager import ProcessManager
-from evqueue.process.spec import ProcessSettings
+from evqueue.process.spec import ProcessSettings, tids_with_output
 from evqueue.server.api_server import ApiServer
 from evqueue.server.engine_ports import (
     DbInstanceStore,
     DbWorkflowSource,
     ProcessLauncher,
+    collect_exits_after_restart,
     deliver_exit,
     load_queue_definitions,
 )
@@ -46,6 +57,7 @@ from evqueue.server.metrics import QueueFigures as QueueLoad
 from evqueue.server.ws_server import WsServer
 from evqueue.storage.database import Database
 from evqueue.storage.logs import LogRow, add_logs
+from evqueue.storage.timeutil import local_now
 
 __all__ = ["Runner"]
 
@@ -70,6 +82,9 @@ class Runner:
         self.api: ApiServer | None = None
         self.ws: WsServer | None = None
         self.engine: Engine | None = None
+        self.workflow_source: DbWorkflowSource | None = None
+        self.scheduler: Scheduler | None = None
+        self.notifications: Notifications | None = None
         self._stop = asyncio.Event()
         self._reload_hooks: list[Callable[[], Awaitable[None]]] = []
         self._retry_hooks: list[Callable[[], None]] = []
@@ -104,7 +119,11 @@ class Runner:
                 log.warning("user 'admin' still has the default password 'admin': change it "
                             "(<user action=\"change_password\" …/>)")
             self.api = self._build_api(self.db)
+            registry = await self._start_cluster(self.api.ctx, stack)
             await self._start_engine(self.api.ctx, stack)
+            await self._start_notifications(self.api.ctx, stack)
+            await self._start_scheduler(self.api.ctx, stack)
+            self._start_gc(stack)
             await self.api.start()
             stack.push_async_callback(self.api.stop)
             self.ws = WsServer(self.api.ctx, self.api.dispatcher, authenticator=self.api.auth,
@@ -112,6 +131,7 @@ class Runner:
                                metrics_source=self._engine_figures)
             await self.ws.start()
             stack.push_async_callback(self.ws.stop)
+            await registry.publish(self.api, self.ws)
             log.log(25, "node %s started", self.cfg.node_name)
             self.on_ready()
             await self._stop.wait()
@@ -121,38 +141,111 @@ class Runner:
         """The engine, resumed, then the process manager that feeds it task exits."""
         assert self.db is not None
         launcher = ProcessLauncher(self.process_settings)
+        self.workflow_source = DbWorkflowSource(self.db)
         engine = Engine(settings=EngineSettings.from_config(self.cfg), launcher=launcher,
-                        store=DbInstanceStore(self.db), source=DbWorkflowSource(self.db),
+                        store=DbInstanceStore(self.db), source=self.workflow_source,
                         queues=await load_queue_definitions(self.db))
         self.engine = ctx.engine = engine
         ctx.extras["events"] = engine.events
         stack.push_async_callback(engine.stop)
-        resumed = await engine.resume()
+        resumed = await engine.resume(busy_tids=tids_with_output(
+            self.process_settings.logs_directory, self.process_settings.node))
         if resumed:
             log.log(25, "resumed %d instance(s): %s", len(resumed),
                     ", ".join(map(str, resumed)))
-        loop = asyncio.get_running_loop()
         manager = ProcessManager(
             self.process_settings,
-            on_exit=lambda item: loop.create_task(
-                deliver_exit(launcher, engine.task_exited, item)),
+            on_exit=lambda item: deliver_exit(launcher, engine, item),
             on_progress=engine.task_progress, on_started=launcher.started,
             on_forker_lost=lambda: log.critical("the forker exited: new tasks cannot start"),
             forker=self.forker)
         await manager.start()
         stack.push_async_callback(manager.stop)
+        stack.callback(engine.hold)  # no task starts once the process manager stops
         launcher.bind(manager)
+        await collect_exits_after_restart(engine, manager)
         ctx.extras[PROCESS_MANAGER] = manager
         install_engine_commands(ctx)
         ctx.reload = self._reload_module
-        ctx.changed = self._reload_module
         self.on_reload(lambda: self._reload_module("all"))
         self.on_retry_flush(engine.flush_retries)
 
+    async def _start_cluster(self, ctx: ApiContext,
+                             stack: contextlib.AsyncExitStack) -> NodeRegistry:
+        """Join the node registry (refused when a live node has our name), then make every
+        definition change (``ctx.changed``) reload this node and notify the others."""
+        assert self.db is not None
+        registry = NodeRegistry(self.db, self.cfg)
+        await registry.join()
+        stack.push_async_callback(registry.leave)
+        notifier = Notifier.from_config(self.cfg)
+        stack.push_async_callback(notifier.aclose)
+        ctx.extras["cluster_notifier"] = notifier
+
+        async def changed(module: str) -> None:
+            await ctx.reload(module)  # late-bound: the engine's reload once it runs
+            notifier.notify(module)
+
+        ctx.changed = changed
+        return registry
+
     async def _reload_module(self, module: str) -> None:
         """Bring this node's caches in line with the store after a definition change."""
+        if module in ("all", "workflows", "retry_schedules") and self.workflow_source is not None:
+            self.workflow_source.forget()
         if module in ("all", "queuepool") and self.engine is not None and self.db is not None:
             self.engine.reload_queues(await load_queue_definitions(self.db))
+        if module in ("all", "scheduler") and self.scheduler is not None:
+            await self.scheduler.reload()
+        if module in ("all", "notifications") and self.notifications is not None:
+            await self.notifications.sync()
+        if module in ("all", "notifications", "workflows") and self.notifications is not None:
+            await self.notifications.reload()
+
+    async def _start_notifications(self, ctx: ApiContext,
+                                   stack: contextlib.AsyncExitStack) -> None:
+        """Plugins installed from the store, called at each instance end (not for the
+        instances just resumed); ``control syncnotifications`` re-installs them."""
+        assert self.db is not None and self.engine is not None
+        notifications = Notifications(self.db, NotificationSettings.from_config(self.cfg),
+                                      self.engine.events,
+                                      skip={i.id for i in self.engine.instances()})
+        await notifications.sync()
+        await notifications.reload()
+        self.engine.add_end_listener(notifications.instance_ended)
+        stack.push_async_callback(notifications.stop)
+        self.notifications = notifications
+
+        async def sync(notify: bool) -> None:
+            await notifications.sync()
+            cluster = ctx.extras.get("cluster_notifier")
+            if notify and cluster is not None:
+                cluster.sync_notifications()
+
+        ctx.extras[SYNC_NOTIFICATIONS] = sync
+
+    async def _start_scheduler(self, ctx: ApiContext,
+                               stack: contextlib.AsyncExitStack) -> None:
+        """The workflow scheduler of this node, answering ``status type=scheduler``."""
+        assert self.db is not None and self.engine is not None
+        scheduler = Scheduler(self.db, self.engine, self.cfg.node_name,
+                              changed=lambda module: ctx.changed(module))
+        await scheduler.start()
+        stack.push_async_callback(scheduler.stop)
+        install_scheduler_status(ctx, scheduler)
+        self.scheduler = scheduler
+
+    def _start_gc(self, stack: contextlib.AsyncExitStack) -> None:
+        """The garbage collector, run by one elected node per ``gc.interval``."""
+        assert self.db is not None
+        settings = GcSettings.from_config(self.cfg)
+        if not settings.enable:
+            return
+        collector = GarbageCollector(self.db, settings)
+        duty = Elector(self.db, self.cfg.node_name).periodic(
+            GC_ACTION, max(1.0, settings.interval), lambda: collector.collect(local_now()))
+        duty.start()
+        stack.push_async_callback(duty.stop)
 
     def _engine_figures(self) -> EngineFigures:
         engine = self.engine
@@ -166,8 +259,9 @@ class Runner:
         """The XML API: handlers' context, dispatcher, login and listeners."""
         secret = load_secret(self.cfg)
         ctx = ApiContext(cfg=self.cfg, db=db)
-        dispatcher = Dispatcher(all_tables(), on_change=[record_change])
-        modules = modules_served(dispatcher.groups)
+        dispatcher = Dispatcher([*all_tables(), git_routes], on_change=[record_change])
+        modules = modules_served(served_groups(dispatcher.groups, self.cfg))
+        install_git(ctx)
         ctx.extras[MODULES] = modules
         auth = Authenticator(self.cfg, db, secret=secret, modules=modules)
         return ApiServer(ctx, dispatcher, auth)
