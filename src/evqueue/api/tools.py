@@ -170,9 +170,8 @@ async def control_reload(ctx: ApiContext, session: Session, cmd: Command) -> Res
     if module not in RELOAD_MODULES:
         raise InvalidModule(f"Invalid module : {module}")
     log.log(_NOTICE, "reloading module %s%s", module, "" if notify else " (cluster notification)")
-    await ctx.reload(module)
-    if notify:
-        await ctx.changed(module)
+    # ctx.changed reloads this node, then tells the others; without notify, this node only.
+    await (ctx.changed if notify else ctx.reload)(module)
     return Response.success()
 
 

@@ -97,7 +97,7 @@ def _ipc_utility(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-untyp
             print(f"Pending messages : {pending}")
         elif args.ipcq_remove:
             ipc.remove_queue(key)
-            print(f"IPC queue {key:#x} removed")
+            print(f"IPC queue {key & 0xFFFFFFFF:#010x} removed")
         else:
             ipc.send_terminate(key, args.ipc_terminate_tid)
             print(f"Sent a termination message for tid {args.ipc_terminate_tid}")

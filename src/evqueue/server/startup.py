@@ -18,10 +18,12 @@ import logging
 import os
 import subprocess
 
+from evqueue.cluster.registry import NodeNameInUse
 from evqueue.config import Config, ConfigError, check, warnings
 from evqueue.process.errors import IpcKeyError
 from evqueue.process.forker_handle import start_forker
 from evqueue.process.spec import ProcessSettings
+from evqueue.server.api_server import ListenError
 from evqueue.server.daemon import Readiness, daemonize
 from evqueue.server.logs import setup_logging
 from evqueue.server.pidfile import AlreadyRunning, PidFile
@@ -115,6 +117,11 @@ def start_node(cfg: Config, *, daemon: bool, wait_db: bool = False) -> int:
         runner = Runner(cfg, db_log=db_log, on_ready=readiness.ready, forker=forker,
                         process_settings=settings)
         asyncio.run(runner.run())
+    except (ListenError, NodeNameInUse) as exc:
+        # a known start-up refusal: the message says it all, no traceback
+        log.critical("node could not start: %s", exc)
+        readiness.failed(str(exc))
+        return 1
     except Exception as exc:
         log.critical("node stopped on an error: %s", exc, exc_info=True)
         readiness.failed(str(exc))
