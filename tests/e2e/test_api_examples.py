@@ -4,8 +4,8 @@ Replies must match evQueue's captured ones in elements, attributes and codes; at
 times, uptimes and challenges are normalised (``shape``). The greeting lists the optional
 modules the node serves: a subset of the captured ``git`` and ``storage``.
 
-E3 (workflow create/list) and the E8 lines about ``workflow``, ``instance`` and ``users`` need
-command groups served by other modules; they are replayed where those modules are tested.
+E3 (workflow create/list), the launch errors of E4 and every line of E8 are replayed too;
+E5-E7 (running instances) are in the engine's end-to-end tests.
 """
 
 from __future__ import annotations
@@ -134,3 +134,50 @@ def test_e8_insufficient_rights_for_a_user_profile(node, transport):
                 ' node="node1" status="KO"/>')
         wire.send("<ping/>\n")
         assert b'status="OK"' in wire.message()
+
+
+E3_CONTENT = (
+    "PHdvcmtmbG93PjxwYXJhbWV0ZXJzPjxwYXJhbWV0ZXIgbmFtZT0iZHVyYXRpb24iLz48L3BhcmFtZXRlcnM+PHN1Ymp"
+    "vYnM+PGpvYiBuYW1lPSJqMSI+PHRhc2tzPjx0YXNrIHR5cGU9IkJJTkFSWSIgcGF0aD0iL2Jpbi9zbGVlcCIgbmFtZT0i"
+    "c2xlZXAiIHF1ZXVlPSJkZWZhdWx0Ij48aW5wdXQgbmFtZT0iZCI+PHZhbHVlIHNlbGVjdD0iL3dvcmtmbG93L3BhcmFt"
+    "ZXRlcnMvcGFyYW1ldGVyW0BuYW1lPSdkdXJhdGlvbiddIi8+PC9pbnB1dD48L3Rhc2s+PC90YXNrcz48L2pvYj48L3N1"
+    "YmpvYnM+PC93b3JrZmxvdz4=")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_e3_e4_e8_definitions_launch_errors_and_rights(node, transport):
+    name = f"sleeper_{transport}"
+    with Wire(node, transport) as wire:
+        wire.login()
+        wire.send(f"<workflow action='create' name='{name}' group='demo' comment='test wf' "
+                  f"content='{E3_CONTENT}' />\n")
+        created = etree.fromstring(wire.message())
+        assert (created.get("status"), created.get("workflow-id") is not None) == ("OK", True)
+        wire.send("<workflows action='list' />\n")
+        listed = etree.fromstring(wire.message())
+        row = next(w for w in listed if w.get("name") == name)
+        assert dict(row.attrib) == {"comment": "test wf", "group": "demo", "lastcommit": "",
+                                    "name": name, "id": created.get("workflow-id")}
+        exchanges = [
+            (f"<instance action='launch' name='{name}'/>\n",
+             '<response error="Invalid number of parameters passed to workflow (passed 0, '
+             'expected 1)" error-code="INVALID_WORKFLOW_PARAMETERS" node="node1" status="KO"/>'),
+            ("<instance action='launch' name='nosuch'/>\n",
+             '<response error="Unknown Workflow name : nosuch" error-code="UKNOWN_OBJECT"'
+             ' node="node1" status="KO"/>'),
+            ("<workflow/>\n",
+             '<response error="Missing \'action\' attribute" error-code="MISSING_PARAMETER"'
+             ' node="node1" status="KO"/>'),
+            ("<instance action='query' id='abc'/>\n",
+             '<response error="Attribute \'id\' has invalid integer value"'
+             ' error-code="INVALID_INTEGER" node="node1" status="KO"/>'),
+        ]
+        for request, reply in exchanges:
+            wire.send(request)
+            assert shape(wire.message()) == shape(reply), request
+    with Wire(node, transport) as wire:
+        wire.login("bob", "pw")
+        wire.send("<users action='list' />\n")
+        assert shape(wire.message()) == shape(
+            '<response error="insufficient rights" error-code="INSUFFICIENT_RIGHTS"'
+            ' node="node1" status="KO"/>')
