@@ -79,6 +79,19 @@ async def test_explicit_ids_do_not_collide_with_automatic_ones(db: Database) -> 
         await create_instance(db, ended)
 
 
+async def test_a_batch_with_explicit_ids_keeps_them_and_their_parameters(db: Database) -> None:
+    specs = [InstanceSpec(workflow_id=1, instance_id=700 + i, status="TERMINATED", start=T0,
+                          end=T1, parameters=(("n", str(i)),) if i % 2 else ())
+             for i in range(4)]
+    assert await create_instances(db, specs) == [700, 701, 702, 703]
+    assert [await instance_parameters(db, 700 + i) for i in range(4)] == [
+        (), (("n", "1"),), (), (("n", "3"),)]
+    assert await create_instance(db, InstanceSpec(workflow_id=1)) == 704
+    with pytest.raises(DuplicateName):
+        await create_instances(db, [specs[3], InstanceSpec(workflow_id=1, instance_id=800)])
+    assert await max_instance_id(db) == 704
+
+
 async def test_savepoints_and_termination_in_one_batch(db: Database) -> None:
     first, second = await create_instances(db, [InstanceSpec(workflow_id=1)] * 2)
     await create_tag(db, "existing")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import insert, text, update
+from sqlalchemy import insert, inspect, text, update
 
 from evqueue.storage.database import Database
 from evqueue.storage.errors import SchemaError
@@ -82,3 +82,26 @@ async def test_schema_version_of_an_empty_database(db_url: str) -> None:
         await database.execute(text("SELECT 1"))
     finally:
         await database.close()
+
+
+async def _instance_indexes(database: Database) -> set[str]:
+    async with database.engine.connect() as conn:
+        return {index["name"] for index in await conn.run_sync(
+            lambda sync: inspect(sync).get_indexes("t_workflow_instance"))}
+
+
+async def test_a_version_1_database_gains_the_history_indexes(db: Database,
+                                                               backend_name: str) -> None:
+    wanted = {"ix_t_workflow_instance_workflow"} | (
+        {"ix_t_workflow_instance_history"} if backend_name == "postgresql" else set())
+    assert wanted <= await _instance_indexes(db)
+    async with db.engine.begin() as conn:
+        for name in wanted:
+            on = "" if backend_name == "postgresql" else (
+                " ON t_workflow_instance" if db.is_mysql else "")
+            await conn.execute(text(f"DROP INDEX {name}{on}"))
+    await db.execute(update(t_evqueue_schema).values(schema_version=1))
+    assert not wanted & await _instance_indexes(db)
+    await db.create_schema()
+    assert wanted <= await _instance_indexes(db)
+    assert await schema_version(db) == SCHEMA_VERSION

@@ -6,8 +6,10 @@ Rules:
   ``Database.write(work)``, where ``work`` is an ``async`` callable taking the connection.
   A failed transaction is retried as a whole when the error is transient and translated into
   a ``StorageError`` otherwise (policy in ``evqueue.storage.retry``).
-* SQLite runs in WAL mode with a busy timeout (set on every new connection), so several
-  engines on one machine can share one file. Write transactions start with
+* SQLite runs in WAL mode, so several engines on one machine can share one file. Its calls
+  run on the event loop's thread (:mod:`evqueue.storage.sqlite_driver`: a thread hop costs
+  more than the statement), and a lock held by another process is waited for with
+  ``asyncio.sleep``, never inside SQLite. Write transactions start with
   ``BEGIN IMMEDIATE``: the write lock is taken up front, so two processes writing at once
   wait for each other instead of failing with "database is locked" when a reader upgrades.
   Writers of one process queue on an ``asyncio.Lock`` rather than spin in SQLite's busy
@@ -38,9 +40,12 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
+from sqlalchemy.util.concurrency import await_
 
 from evqueue.storage.errors import DatabaseUnavailable, StorageError
 from evqueue.storage.retry import MAX_ATTEMPTS, backoff, is_transient, translate
+from evqueue.storage.sqlite_driver import begin as sqlite_begin
+from evqueue.storage.sqlite_driver import inline_creator
 from evqueue.storage.tables import t_user
 from evqueue.storage.url import ConfigLike, async_url, url_from_config
 
@@ -54,7 +59,6 @@ Work = Callable[[AsyncConnection], Awaitable[T]]
 #: SHA-1 of "admin", the password evQueue seeds for the ``admin`` user.
 DEFAULT_ADMIN_PASSWORD_SHA1 = hashlib.sha1(b"admin").hexdigest()
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 EXCLUSIVE_TIMEOUT_S = 30
 _LOCK_POLL_S = 0.02
 _WRITE_OPTION = "evq_write"
@@ -66,7 +70,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Let us emit BEGIN ourselves (the driver's implicit BEGIN is always DEFERRED).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # 0: a busy database fails at once and the driver waits without blocking the loop.
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -74,16 +79,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get(_WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # On the driver itself: exec_driver_sql would run a whole statement execution.
+        await_(sqlite_begin(conn.connection.driver_connection, write))
 
 
 def _create_engine(url: URL, echo: bool) -> AsyncEngine:
     backend = url.get_backend_name()
     options: dict[str, Any] = {"echo": echo}
     if backend == "sqlite":
-        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        options["async_creator"] = inline_creator(url.database or ":memory:")
         # Every use ends its transaction itself (commit, or rollback on error or close):
-        # skip the pool's extra ROLLBACK, one thread round trip per transaction.
+        # skip the pool's extra ROLLBACK, one more statement per transaction.
         options["pool_reset_on_return"] = None
         if url.database in (None, "", ":memory:"):
             options["poolclass"] = StaticPool  # one shared in-memory database

@@ -170,12 +170,19 @@ async def create_instances(db: Database, specs: Sequence[InstanceSpec]) -> list[
     Raises:
         DuplicateName: An explicit ``instance_id`` is already taken.
     """
+    explicit = [spec.instance_id for spec in specs if spec.instance_id is not None]
+    known = explicit if len(explicit) == len(specs) > 1 else []
 
     async def work(conn: AsyncConnection) -> list[int]:
         ids: list[int] = []
-        for spec in specs:
-            result = await conn.execute(insert(t_workflow_instance).values(_spec_values(spec)))
-            ids.append(int(result.inserted_primary_key[0]))
+        if known:  # one executemany rather than a statement (and round trip) per row
+            await conn.execute(insert(t_workflow_instance), [_spec_values(s) for s in specs])
+            ids = list(known)
+        else:
+            for spec in specs:
+                # The values as parameters of one statement: compiled once, not per row.
+                result = await conn.execute(insert(t_workflow_instance), _spec_values(spec))
+                ids.append(int(result.inserted_primary_key[0]))
         parameters = [
             {"workflow_instance_id": instance_id, "workflow_instance_parameter": name,
              "workflow_instance_parameter_value": value}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,8 +38,25 @@ __all__ = ["create_schema", "schema_version", "seed"]
 
 Upgrade = Callable[[AsyncConnection], Awaitable[None]]
 
-#: Steps from version n to n+1, keyed by n. None yet: version 1 is the first.
-_UPGRADES: dict[int, Upgrade] = {}
+
+async def _add_history_indexes(conn: AsyncConnection) -> None:
+    """Version 1 → 2: the indexes that let the instance history page without sorting."""
+    table = metadata.tables["t_workflow_instance"]
+    wanted = ["ix_t_workflow_instance_workflow"]
+    if conn.dialect.name == "postgresql":
+        wanted.append("ix_t_workflow_instance_history")
+
+    def create(sync: Any) -> None:
+        existing = {index["name"] for index in inspect(sync).get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name in wanted and index.name not in existing:
+                index.create(sync)
+
+    await conn.run_sync(create)
+
+
+#: Steps from version n to n+1, keyed by n.
+_UPGRADES: dict[int, Upgrade] = {1: _add_history_indexes}
 
 
 async def _table_names(conn: AsyncConnection) -> set[str]:

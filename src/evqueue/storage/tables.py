@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 #: Version of the schema this code writes; stored in ``t_evqueue_schema``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: evQueue marks its MariaDB tables with this comment; we do the same on the tables we share.
 EVQUEUE_TABLE_COMMENT = "v3.3"
@@ -306,7 +306,19 @@ t_workflow_instance = _evq_table(
     Index("ix_t_workflow_instance_errors", "workflow_instance_errors"),
     Index("ix_t_workflow_instance_date_start", "workflow_instance_start"),
     Index("ix_t_workflow_instance_schedule", "workflow_schedule_id"),
+    # The history of one workflow, newest end first, without a sort (and its count).
+    Index("ix_t_workflow_instance_workflow", "workflow_id", "workflow_instance_end"),
 )
+
+#: The history order (end time descending, running instances last, then id descending) read
+#: straight from an index. SQLite and MariaDB get it from the end time index (NULLs sort
+#: first, and the primary key follows each entry); PostgreSQL sorts NULLs last and needs this.
+_history_index = Index(
+    "ix_t_workflow_instance_history",
+    t_workflow_instance.c.workflow_instance_end.desc().nulls_last(),
+    t_workflow_instance.c.workflow_instance_id.desc(),
+)
+_history_index.ddl_if(dialect="postgresql")
 
 t_workflow_instance_parameters = _evq_table(
     "t_workflow_instance_parameters",
