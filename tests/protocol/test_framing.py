@@ -162,6 +162,26 @@ def test_markup_like_text_inside_a_message_does_not_end_it() -> None:
     assert commands[0].attrs == {"a": "x></ping>", "b": "/ping>"}
 
 
+@pytest.mark.parametrize(
+    ("data", "attrs"),
+    [
+        (b"<a b='x/>'/><ping/>", {"b": "x/>"}),  # "/>" inside a value ends nothing
+        (b"<a b='1>2'/><ping/>", {"b": "1>2"}),
+        (b"<a b=\"&lt;&#47;&gt;\" c='&amp;'/><ping/>", {"b": "</>", "c": "&"}),
+        (b"<a\n b='x'\n/><ping/>", {"b": "x"}),
+    ],
+)
+def test_one_element_messages_read_as_a_whole_keep_their_exact_values(
+        data: bytes, attrs: dict[str, str]) -> None:
+    commands = read_all(data)
+    assert [(c.group, dict(c.attrs)) for c in commands] == [("a", attrs), ("ping", {})]
+
+
+def test_a_long_pipelined_batch_of_one_element_messages_comes_out_in_order() -> None:
+    data = b"".join(b"<instance action='launch' name='w%d'/>" % i for i in range(500))
+    assert [c.attrs["name"] for c in read_all(data)] == [f"w{i}" for i in range(500)]
+
+
 def test_non_ascii_content_and_predefined_entities() -> None:
     [command] = read_all("<tag action='create' label='prod é ☃ &amp; &#65;'/>".encode())
     assert command.attrs["label"] == "prod é ☃ & A"

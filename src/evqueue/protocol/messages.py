@@ -47,6 +47,9 @@ REQUIRED: Final = _Required()
 
 # What std::stoi accepts before giving up: C isspace(), an optional sign, ASCII decimal digits.
 _CXX_INT = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+#: Up to this many attributes, ``dict(element.attrib)`` beats an XPath walk.
+_FEW_ATTRIBUTES = 64
+_ALL_ATTRIBUTES = etree.XPath("@*")
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -123,7 +126,13 @@ class Command:
         if group.startswith("{"):
             local = etree.QName(element).localname
             group = f"{element.prefix}:{local}" if element.prefix else local
-        attrs = dict(element.attrib)
+        # dict(element.attrib) looks each value up by name: quadratic in the number of
+        # attributes (50,000 took 30 s), so many attributes are walked once with "@*"; a
+        # usual command (a few attributes) takes the direct way, without an XPath evaluation.
+        if len(element.attrib) <= _FEW_ATTRIBUTES:
+            attrs = dict(element.attrib)
+        else:
+            attrs = {attr.attrname: str(attr) for attr in _ALL_ATTRIBUTES(element)}
         if any(name.startswith("{") for name in attrs):
             nsmap = element.nsmap
             attrs = {_qualified(name, nsmap): value for name, value in attrs.items()}

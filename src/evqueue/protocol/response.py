@@ -177,19 +177,19 @@ def serialize(response: Response, *, node: str) -> bytes:
     Returns:
         UTF-8 XML of the root element.
     """
-    root = etree.Element(response.root)
-    for name, value in response.attrs.items():
-        root.set(name, value)
-    root.set("node", node)
-    root.set("status", "OK" if response.ok else "KO")
+    attrs = dict(response.attrs)
+    attrs["node"] = node
+    attrs["status"] = "OK" if response.ok else "KO"
     if response.error is not None:
-        root.set("error", response.error)
+        attrs["error"] = response.error
     if response.error_code is not None:
-        root.set("error-code", response.error_code)
+        attrs["error-code"] = response.error_code
+    root = etree.Element(response.root, dict(sorted(attrs.items())))  # root: sorted here
     for item in response.payload:
         _append(root, item)
     # The payload is already copied into root; sort and write without a second copy.
-    _sort_attributes(root)
+    for child in root:
+        _sort_attributes(child)
     data = etree.tostring(root, encoding="utf-8")
     for decimal, hexadecimal in _CHAR_REFS:
         data = data.replace(decimal, hexadecimal)
