@@ -84,6 +84,38 @@ async def test_long_command_gets_dpd_pings_then_its_response(db, sock_path):
         await server.stop()
 
 
+async def test_replies_before_a_long_command_are_not_held_back(db, sock_path):
+    server = make_server(db, sock_path)
+    await server.start()
+    try:
+        reader, writer = await connect(server)
+        writer.write(b"<ping/>" * 50 + b"<slow action='run'/><ping/>")
+        for _ in range(50):  # all sent while the slow command still runs
+            assert b'status="OK"' in await asyncio.wait_for(reader.readline(), 3)
+        await server.ctx.extras["started"].wait()
+        server.ctx.extras["release"].set()
+        assert b'done="yes"' in await asyncio.wait_for(reader.readline(), 3)
+        assert b'status="OK"' in await asyncio.wait_for(reader.readline(), 3)
+        writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_a_pipelined_batch_is_answered_in_order_then_quit_closes(db, sock_path):
+    server = make_server(db, sock_path)
+    await server.start()
+    try:
+        reader, writer = await connect(server)
+        writer.write(b"".join(b"<ping n='%d'/>" % i for i in range(300)) + b"<nope/><quit/>")
+        replies = (await asyncio.wait_for(reader.read(), 5)).splitlines()
+        assert len(replies) == 301
+        assert all(b'status="OK"' in reply for reply in replies[:300])
+        assert b'error-code="UNKNOWN_COMMAND"' in replies[300]
+        writer.close()
+    finally:
+        await server.stop()
+
+
 async def test_peer_gone_during_a_long_command_cancels_it(db, sock_path):
     server = make_server(db, sock_path, **{"dpd.interval": "1"})
     await server.start()

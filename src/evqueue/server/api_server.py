@@ -4,10 +4,13 @@ Rules (protocol.md §1, §2):
 
 - TCP listens on ``network.bind.ip`` / ``network.bind.port`` (``*`` = every IPv4 address, an
   empty address disables it, port 0 picks a free port); replies go out with TCP_NODELAY, each
-  reply and its newline in one write. The unix socket listens on ``network.bind.path`` (empty
-  disables it): a stale socket file is replaced, a live one or a file that is not a socket is
-  a start-up error; the socket gets mode ``network.bind.path.mode`` before it accepts anything
-  and is removed when the listener stops.
+  with its newline; the replies of pipelined commands answered in one loop turn share one
+  write (a command that waits lets the replies before it go first). The unix socket listens
+  on ``network.bind.path`` (empty disables it): a stale socket file is replaced, a live one
+  or a file that is not a socket is a start-up error; the socket gets owner
+  ``network.bind.path.owner``, group ``network.bind.path.group`` (0: left as created) and mode
+  ``network.bind.path.mode`` before it accepts anything, and is removed when the listener
+  stops.
 - A connection: the challenge (or the greeting straight away when authentication is disabled),
   the login, the greeting, then commands. Bytes go through one
   :class:`~evqueue.protocol.ApiProtocol`; every request gets exactly one response, in order,
@@ -97,6 +100,10 @@ class _Connection:
                                     max_size=AUTH_MAX_SIZE)
         self.busy = False
         self.closing = False
+        # Replies of pipelined commands go out together, once per loop turn (see _reply).
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._flush_handle: asyncio.Handle | None = None
 
     # --- life -------------------------------------------------------------------------------
 
@@ -132,7 +139,10 @@ class _Connection:
             task.cancel()
 
     async def close(self) -> None:
-        """Close the socket (errors ignored: the peer may be gone already)."""
+        """Send what is queued, then close the socket (errors ignored: the peer may be gone
+        already)."""
+        with contextlib.suppress(OSError):
+            self._flush()
         self.writer.close()
         with contextlib.suppress(OSError, asyncio.CancelledError):
             await self.writer.wait_closed()
@@ -166,7 +176,7 @@ class _Connection:
                 return
             self.busy = True
             response = await self._keep_company(dispatcher.dispatch(ctx, session, command))
-            await self._send(self.protocol.send(response))
+            await self._reply(self.protocol.send(response))
             self.busy = False
 
     # --- I/O --------------------------------------------------------------------------------
@@ -184,8 +194,9 @@ class _Connection:
             if event is CLOSED:
                 return None
             try:
-                data = await asyncio.wait_for(self.reader.read(_READ_CHUNK),
-                                              self.server.rcv_timeout)
+                # asyncio.timeout, not wait_for: no task per read (a loop turn per command).
+                async with asyncio.timeout(self.server.rcv_timeout):
+                    data = await self.reader.read(_READ_CHUNK)
             except TimeoutError:
                 raise ApiError(IDLE_ERROR, fatal=True) from None
             except OSError:
@@ -195,30 +206,77 @@ class _Connection:
             else:
                 self.protocol.receive_eof()
 
+    async def _reply(self, data: bytes) -> None:
+        """Send a command's reply at the end of this loop turn, with the replies of the other
+        commands already received (one write for a pipelined batch, not one per reply). A
+        command that waits lets the replies before it go at once."""
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size >= _READ_CHUNK:
+            await self._send(b"")
+        elif self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write the replies queued by :meth:`_reply` (in order, before anything else)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self._out_size = 0
+            if not self.writer.is_closing():
+                self.writer.write(data)
+
     async def _send(self, data: bytes) -> None:
-        """Write one whole message, within ``network.snd.timeout``."""
+        """Write one whole message (after the queued replies), within ``network.snd.timeout``."""
+        self._flush()
         if self.writer.is_closing():
             raise _Closed()
         try:
-            self.writer.write(data)
-            await asyncio.wait_for(self.writer.drain(), self.server.snd_timeout)
+            if data:
+                self.writer.write(data)
+            # Most replies go straight to the kernel: wait only for what it did not take.
+            if self.writer.transport.get_write_buffer_size():
+                async with asyncio.timeout(self.server.snd_timeout):
+                    await self.writer.drain()
         except (OSError, TimeoutError):
             raise _Closed() from None
 
     async def _keep_company(self, work: Coroutine[Any, Any, Any]) -> Any:
-        """Await ``work``, writing a DPD ping every ``dpd.interval`` seconds meanwhile."""
+        """Await ``work``, writing a DPD ping every ``dpd.interval`` seconds meanwhile.
+
+        The pings come from a timer, so a command that answers at once costs no extra task.
+        A ping that cannot be written means the peer is gone: the command is cancelled.
+        """
         interval = self.server.dpd_interval
         if interval is None:
             return await work
-        task = asyncio.ensure_future(work)
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        state: dict[str, Any] = {"lost": False}
+
+        def ping() -> None:
+            if self.writer.is_closing() or self.writer.transport.get_write_buffer_size() > (
+                    _READ_CHUNK):
+                state["lost"] = True  # gone, or not reading: the peer will not get a reply
+                if task is not None:
+                    task.cancel()
+                return
+            self._flush()
+            self.writer.write(DPD_PING)
+            state["timer"] = loop.call_later(interval, ping)
+
+        state["timer"] = loop.call_later(interval, ping)
         try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=interval)
-                if done:
-                    return task.result()
-                await self._send(DPD_PING)
+            return await work
+        except asyncio.CancelledError:
+            if state["lost"]:
+                raise _Closed() from None
+            raise
         finally:
-            task.cancel()  # no-op once done; otherwise the peer is gone or the node stops
+            state["timer"].cancel()
 
 
 class ApiServer:
@@ -315,18 +373,31 @@ class ApiServer:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.bind(path)
-            # Before listen(): nobody can connect while the mode is still the umask's.
-            os.chmod(path, mode)
             self._unix_inode = os.stat(path).st_ino
         except OSError as exc:
             sock.close()
             raise ListenError(f"network.bind.path: cannot bind '{path}': "
                               f"{exc.strerror or exc}") from None
+        try:
+            # Before listen(): nobody can connect while owner and mode are still the defaults.
+            _set_owner(path, cfg["network.bind.path.owner"], cfg["network.bind.path.group"])
+            try:
+                os.chmod(path, mode)
+            except OSError as exc:
+                raise ListenError(f"network.bind.path.mode: cannot set the mode of '{path}': "
+                                  f"{exc.strerror or exc}") from None
+        except BaseException:
+            sock.close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # the file we just bound
+            raise
         self.unix_path = path
         server = await asyncio.start_unix_server(self._unix_client, sock=sock,
                                                  backlog=cfg["network.listen.backlog"])
         self._servers.append(server)
-        log.log(25, "API listening on unix://%s (mode %04o)", path, mode)
+        info = os.stat(path)
+        log.log(25, "API listening on unix://%s (mode %04o, uid %d, gid %d)", path, mode,
+                info.st_uid, info.st_gid)
 
     def _remove_socket_file(self) -> None:
         if self.unix_path is None or self._unix_inode is None:
@@ -382,6 +453,23 @@ def _socket_mode(text: str) -> int:
     if not 0 <= mode <= 0o777:
         raise ListenError(f"network.bind.path.mode: '{text}' is not an octal mode such as 0660")
     return mode
+
+
+def _set_owner(path: str, uid: int, gid: int) -> None:
+    """chown the socket file (0 leaves the owner or group as created).
+
+    Raises:
+        ListenError: the change is not allowed (only root may give a file away).
+    """
+    if not (uid or gid):
+        return
+    try:
+        os.chown(path, uid or -1, gid or -1)
+    except OSError as exc:
+        keys = "/".join(key for key, value in (("network.bind.path.owner", uid),
+                                                ("network.bind.path.group", gid)) if value)
+        raise ListenError(f"{keys}: cannot change the owner of '{path}': "
+                          f"{exc.strerror or exc}") from None
 
 
 def _clear_stale_socket(path: str) -> None:

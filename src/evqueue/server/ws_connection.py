@@ -6,7 +6,8 @@ Rules:
   that is not exactly one acceptable document closes the connection with code 1011 and the
   reason ``Invalid XML document``; so does every other fatal error, with its own message.
 - Login is the TCP one (the shared :class:`~evqueue.api.login.Authenticator`): the challenge
-  frame, the client's ``<auth>`` frame within ``ws.rcv.timeout`` seconds, then ``<ready>``; or
+  frame, the client's ``<auth>`` frame (at most ``AUTH_MAX_SIZE`` bytes, as on TCP) within
+  ``ws.rcv.timeout`` seconds, then ``<ready>``; or
   ``<ready>`` straight away when ``core.auth.enable=no``. The connection's user then runs every
   command of the connection.
 - ``api``: frames are dispatched like TCP commands, one at a time and answered in order; a
@@ -45,6 +46,7 @@ from evqueue.api.session import Session, User
 from evqueue.config import Config
 from evqueue.engine.events import Event, EventType
 from evqueue.protocol import ApiError, Command, Response, parse_command, serialize
+from evqueue.server.api_server import AUTH_MAX_SIZE
 from evqueue.server.ws_events import (
     MAX_SUBSCRIPTIONS,
     EventRouter,
@@ -221,8 +223,10 @@ class WsConnection:
             except (ConnectionError, RuntimeError):
                 raise _Gone() from None
 
-    async def _receive(self, timeout: float | None = None) -> Command | None:
-        """The next command, or None once the peer has closed.
+    async def _receive(self, timeout: float | None = None,
+                       max_size: int | None = None) -> Command | None:
+        """The next command (of at most ``max_size`` bytes, ``network.message.maxsize`` by
+        default), or None once the peer has closed.
 
         Raises:
             CloseConnection: a frame that is not one XML document, or the timeout expired.
@@ -240,7 +244,7 @@ class WsConnection:
         if self.log.isEnabledFor(logging.DEBUG):
             self.log.debug("< %s", str(msg.data)[:500])
         try:
-            return parse_command(msg.data, max_size=self.settings.max_message)
+            return parse_command(msg.data, max_size=max_size or self.settings.max_message)
         except ApiError as exc:
             raise CloseConnection(exc.message) from None
 
@@ -253,7 +257,8 @@ class WsConnection:
         else:
             challenge = auth.new_challenge()
             await self._send(auth.challenge(challenge))
-            cmd = await self._receive(self.settings.auth_timeout)
+            # Kept as small as on TCP: nobody parses a large document before logging in.
+            cmd = await self._receive(self.settings.auth_timeout, AUTH_MAX_SIZE)
             if cmd is None:
                 raise _Gone()
             try:
