@@ -126,8 +126,10 @@ class Engine:
 
     def status(self, limit: int = 0) -> tuple[int, list[etree._Element]]:
         """``status type=workflows``: (count, shallow ``<workflow>`` of each instance)."""
-        summaries = [i.summary() for i in self.instances()]
-        return len(summaries), summaries[:limit] if limit else summaries
+        shown = self.instances()
+        if limit:  # only the shown ones are summarised: a poll of the count stays cheap
+            shown = shown[:limit]
+        return len(self._instances), [i.summary() for i in shown]
 
     def queue_statistics(self) -> list[QueueFigures]:
         """``statistics type=queue``."""

@@ -88,7 +88,6 @@ def setup_logging(cfg: Config, *, to_stderr: bool) -> DbLogHandler | None:
         The database handler when ``logger.db.enable`` (the runner flushes it), else None.
     """
     root = logging.getLogger("evqueue")
-    root.setLevel(logging.DEBUG)
     root.propagate = False
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -107,4 +106,7 @@ def setup_logging(cfg: Config, *, to_stderr: bool) -> DbLogHandler | None:
         db_handler = DbLogHandler(python_level(cfg["logger.db.filter"]))
         db_handler.setFormatter(logging.Formatter("%(message)s"))
         root.addHandler(db_handler)
+    # As low as the most talkative handler wants, no lower: debug lines on the hot path
+    # (every status change) are then not even built.
+    root.setLevel(min((handler.level for handler in root.handlers), default=logging.WARNING))
     return db_handler
