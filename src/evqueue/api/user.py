@@ -4,7 +4,8 @@ Rules (protocol.md §4.4, semantics.md §5.9):
 
 - A user is named by ``id``, else by ``name`` (``Unknown User name : X``, UKNOWN_OBJECT).
 - ``get``, ``change_password`` and ``update_preferences`` are allowed to an ADMIN or to the
-  user itself; every other action, and ``users list``, needs ADMIN.
+  user itself; every other action, and ``users list``, needs ADMIN. A USER naming anyone else,
+  existing or not, gets INSUFFICIENT_RIGHTS: the answer does not tell which logins exist.
 - Names are 1–32 of ``[A-Za-z0-9_-]`` (``Invalid user name``) and unique; the profile is
   ``ADMIN`` or ``USER``. ``create`` needs a non-empty password; ``edit`` changes the password
   only when one is given.
@@ -38,6 +39,7 @@ from evqueue.protocol import (
     InvalidParameter,
     Response,
     StoredPassword,
+    UnknownObjectName,
     UnknownUser,
     UnknownWorkflow,
     hash_password,
@@ -101,6 +103,18 @@ def _require_self_or_admin(session: Session, user_id: int) -> None:
         raise InsufficientRights()
 
 
+async def _own_or_any(ctx: ApiContext, session: Session, cmd: Command) -> int:
+    """The user a self-service request names, once the caller may act on it."""
+    try:
+        user_id = await _user_id(ctx, cmd)
+    except UnknownObjectName:
+        if session.user.is_admin:
+            raise
+        raise InsufficientRights() from None  # same answer as for an existing login
+    _require_self_or_admin(session, user_id)
+    return user_id
+
+
 async def _existing(ctx: ApiContext, user_id: int) -> UserRow:
     row = await store.get_user(ctx.db, user_id)
     if row is None:
@@ -125,8 +139,7 @@ def _check_fields(name: str, profile: str) -> None:
 @routes.command("user", "get")
 async def get(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     """``<user id name profile preferences><right …/></user>`` (ADMIN or self)."""
-    user_id = await _user_id(ctx, cmd)
-    _require_self_or_admin(session, user_id)
+    user_id = await _own_or_any(ctx, session, cmd)
     row = require_found(await store.get_user(ctx.db, user_id), "User", user_id)
     rights = await store.list_rights(ctx.db, user_id)
     node = element("user", {"id": row.id, "name": row.login, "profile": row.profile,
@@ -184,9 +197,8 @@ async def edit(ctx: ApiContext, session: Session, cmd: Command) -> Response:
 @routes.command("user", "change_password", modifies=True)
 async def change_password(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     """Set a user's password (ADMIN or self)."""
-    user_id = await _user_id(ctx, cmd)
+    user_id = await _own_or_any(ctx, session, cmd)
     password = cmd.get_str("password")
-    _require_self_or_admin(session, user_id)
     await _existing(ctx, user_id)
     if password == "":
         raise InvalidParameter("Invalid password")
@@ -201,9 +213,8 @@ async def change_password(ctx: ApiContext, session: Session, cmd: Command) -> Re
 @routes.command("user", "update_preferences", modifies=True)
 async def update_preferences(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     """Store a user's UI preferences, opaque text (ADMIN or self)."""
-    user_id = await _user_id(ctx, cmd)
+    user_id = await _own_or_any(ctx, session, cmd)
     preferences = cmd.get_str("preferences")
-    _require_self_or_admin(session, user_id)
     await _existing(ctx, user_id)
     await store.set_preferences(ctx.db, user_id, preferences)
     await ctx.changed("users")
