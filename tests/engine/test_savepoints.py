@@ -35,11 +35,45 @@ async def test_failed_batch_is_retried():
     await writer.close()
 
 
-async def test_gives_up_after_retries(caplog):
+async def test_a_write_given_up_is_stored_once_the_store_is_back(caplog):
     store = MemoryStore()
-    store.fail_writes = 5
+    store.fail_writes = 3  # two tries of the first batch, then one more failure
+    writer = SavepointWriter(store, retry=True, retry_times=1, retry_wait=0)
+    await writer.submit(write(1, "TERMINATED"))  # its waiter is let go after the retries
+    assert store.rows == {} and writer.deferred == 1
+    assert "not stored, tried again" in caplog.text
+    for _ in range(100):  # tried again a second later, with nothing else submitted
+        if 1 in store.rows:
+            break
+        await asyncio.sleep(0.05)
+    assert store.rows[1].status == "TERMINATED" and writer.deferred == 0
+    await writer.close()
+
+
+async def test_a_newer_write_replaces_one_given_up():
+    store = MemoryStore()
+    store.fail_writes = 2
     writer = SavepointWriter(store, retry=True, retry_times=1, retry_wait=0)
     await writer.submit(write(1))
-    await writer.flush()
-    assert store.rows == {} and "dropped" in caplog.text
+    assert writer.deferred == 1
+    await writer.submit(write(1, "TERMINATED"))
+    assert store.rows[1].status == "TERMINATED" and writer.deferred == 0
     await writer.close()
+
+
+async def test_writes_are_dropped_when_retrying_is_disabled(caplog):
+    store = MemoryStore()
+    store.fail_writes = 1
+    writer = SavepointWriter(store, retry=False)
+    await writer.submit(write(1))
+    assert store.rows == {} and writer.deferred == 0 and "dropped" in caplog.text
+    await writer.close()
+
+
+async def test_close_drops_what_the_store_never_took(caplog):
+    store = MemoryStore()
+    store.fail_writes = 100
+    writer = SavepointWriter(store, retry=True, retry_times=1, retry_wait=0)
+    await writer.submit(write(7))
+    await writer.close()
+    assert "savepoints of instances [7] dropped" in caplog.text

@@ -9,7 +9,12 @@ Rules:
   submitted meanwhile go into the next batch. Under load, batches grow instead of queuing
   transactions.
 * A failed batch is tried again after ``retry_wait`` seconds, up to ``retry_times`` more times
-  (0 = forever) when retrying is enabled; then it is logged and dropped — the engine goes on.
+  (0 = forever) when retrying is enabled. Then its waiters are let go (the engine goes on), but
+  its writes are not dropped: they are kept, each until a newer write of its instance
+  replaces it, and tried again every ``retry_wait`` seconds (at least one) with the next
+  batches, so that an instance that ended while the store was away is stored once it is
+  back (evQueue drops them, leaving such instances EXECUTING in the store for good). Only
+  when retrying is disabled, or at :meth:`SavepointWriter.close`, are writes dropped.
 """
 
 from __future__ import annotations
@@ -49,7 +54,14 @@ class SavepointWriter:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._deferred: dict[int, InstanceWrite] = {}  # given up once, tried again later
+        self._deferred_timer: asyncio.TimerHandle | None = None
         self.batches = 0  # number of transactions, for tests and metrics
+
+    @property
+    def deferred(self) -> int:
+        """How many writes wait for the store to come back."""
+        return len(self._deferred)
 
     def submit(self, write: InstanceWrite) -> asyncio.Future[None]:
         """Queue *write*; the returned future is done once it is stored or given up."""
@@ -57,11 +69,20 @@ class SavepointWriter:
         _, waiters = self._pending.pop(write.instance_id, (None, []))
         waiters.append(future)
         self._pending[write.instance_id] = (write, waiters)
+        self._deferred.pop(write.instance_id, None)  # superseded
         self._idle.clear()
+        self._wake()
+        return future
+
+    def _wake(self) -> None:
         self._wakeup.set()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
-        return future
+
+    def _retry_deferred(self) -> None:
+        self._deferred_timer = None
+        if self._deferred:
+            self._wake()
 
     async def flush(self) -> None:
         """Wait until everything submitted so far is stored (or given up)."""
@@ -70,6 +91,13 @@ class SavepointWriter:
     async def close(self) -> None:
         """Flush, then stop the background task."""
         await self.flush()
+        if self._deferred_timer is not None:
+            self._deferred_timer.cancel()
+            self._deferred_timer = None
+        if self._deferred:
+            logger.error("store unavailable at shutdown: savepoints of instances %s dropped",
+                         sorted(self._deferred))
+            self._deferred.clear()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -83,6 +111,9 @@ class SavepointWriter:
             await self._wakeup.wait()
             self._wakeup.clear()
             batch, self._pending = self._pending, {}
+            for instance_id, write in self._deferred.items():
+                batch.setdefault(instance_id, (write, []))
+            self._deferred.clear()
             if batch:
                 await self._write(list(batch.values()))
             if not self._pending:
@@ -100,11 +131,24 @@ class SavepointWriter:
                 logger.exception("savepoint write of %d instance(s) failed", len(writes))
                 tries += 1
                 if not self._retry or (self._retry_times and tries > self._retry_times):
-                    logger.error("savepoints of instances %s dropped",
-                                 [w.instance_id for w in writes])
+                    self._defer(writes)
                     break
                 await asyncio.sleep(self._retry_wait)
         for _, waiters in batch:
             for future in waiters:
                 if not future.done():
                     future.set_result(None)
+
+    def _defer(self, writes: list[InstanceWrite]) -> None:
+        """Keep writes given up for a later try (none newer is queued: it would replace it)."""
+        if not self._retry:
+            logger.error("savepoints of instances %s dropped", [w.instance_id for w in writes])
+            return
+        for write in writes:
+            if write.instance_id not in self._pending:
+                self._deferred[write.instance_id] = write
+        logger.error("savepoints of %d instance(s) not stored, tried again every %g s",
+                     len(self._deferred), max(1.0, self._retry_wait))
+        if self._deferred and self._deferred_timer is None:
+            self._deferred_timer = asyncio.get_running_loop().call_later(
+                max(1.0, self._retry_wait), self._retry_deferred)
