@@ -13,7 +13,9 @@ import os
 import signal
 
 import pytest
+import sysv_ipc
 
+from evqueue.process.ipc import parse_qid
 from evqueue.process.manager import LOST_EXIT
 from tests.e2e.enginekit import (
     RELEASE_ALL,
@@ -159,3 +161,32 @@ echo before the crash
         assert task.find("stderr").text.endswith(LOST_EXIT + "\n")
     assert "its exit was not received" in node.output()
     node.open_gate("lonely")
+
+
+def test_an_exit_taken_off_the_queue_before_the_crash_keeps_its_result(node):
+    """The previous engine read the exit message, then died before storing the result: the
+    next one rebuilds it from the monitor's status file and the output files, which stay
+    until the result is stored."""
+    node.task("taken.sh", f"""
+echo "kept output"
+{node.gate("taken")}
+exit 3
+""")
+    node.workflow("taken", one_job("<task name='a' path='taken.sh' queue='crash'/>"))
+    instance_id = node.start_instance("taken")
+
+    def recorded_executing() -> bool:
+        saved = node.savepoint(instance_id)
+        return saved is not None and saved.find(".//task[@status='EXECUTING'][@pid]") is not None
+
+    wait_until(recorded_executing, 20)
+    node.stop(signal.SIGKILL)
+    node.open_gate("taken")
+    queue = sysv_ipc.MessageQueue(parse_qid(str(node.directory)))
+    queue.receive(type=1)  # the exit message, taken as the killed engine's gatherer would
+    node.start()
+    node.wait(instance_id)
+    task = node.query(instance_id).find(".//task")
+    assert (task.get("retval"), task.find("output").text) == ("3", "kept output\n")
+    assert LOST_EXIT not in (task.findtext("stderr") or "")
+    assert not list((node.directory).rglob("*-*.status")), "released once stored"

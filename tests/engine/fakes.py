@@ -85,6 +85,8 @@ class FakeLauncher:
     spawned: list[Spawned] = field(default_factory=list)
     running: dict[int, Spawned] = field(default_factory=dict)
     killed: list[tuple[int, int]] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)  # tids whose result was stored
+    monitors: dict[int, int] = field(default_factory=dict)  # started_monitor's answers
     max_running: int = 0
     _pids: itertools.count = field(default_factory=lambda: itertools.count(1000))
     _exits: set[asyncio.Task[None]] = field(default_factory=set)
@@ -105,6 +107,12 @@ class FakeLauncher:
         self.killed.append((tid, pid))
         if tid in self.running:
             self.finish(tid, Outcome(-1, "", "killed"))
+
+    def release(self, tid: int) -> None:
+        self.released.append(tid)
+
+    def started_monitor(self, tid: int) -> int | None:
+        return self.monitors.get(tid)
 
     def finish(self, tid: int, outcome: Outcome = Outcome()) -> asyncio.Task[None]:
         """End a running task; the engine hears of it on the next loop iteration."""

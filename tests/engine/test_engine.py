@@ -17,6 +17,7 @@ from evqueue.engine import (
     UnknownInstance,
     UnknownObject,
 )
+from evqueue.engine.ports import NewInstanceRow
 from tests.engine.fakes import HOLD, START, MemoryStore, Outcome, make_engine
 from tests.engine.workflows import BACKUP, SHORT, TWO_LEVELS, simple
 
@@ -382,14 +383,75 @@ class TestRestart:
         outputs = root.find(".//task[@name='running']/output")
         assert outputs.text == "done"
 
+    @pytest.mark.parametrize("started", [True, False])
+    async def test_a_task_stored_as_starting_is_asked_about(self, started):
+        """A task is stored with its tid before its process starts; after a crash, the
+        process layer tells whether it started (attached, never run again) or not (run)."""
+        store, at_spawn = MemoryStore(), MemoryStore()
+
+        def crash_point(command):  # what the store holds as the process starts
+            at_spawn.rows = dict(store.rows)
+            return HOLD
+
+        engine, launcher, _, clock = make_engine({"one": ONE}, store=store,
+                                                 script=crash_point, savepoint_window=60)
+        instance_id = await engine.launch("one")
+        await launcher.settle()
+        tid = launcher.spawned[0].tid
+        task = xml_of(at_spawn, instance_id).find(".//task")
+        assert (task.get("status"), task.get("tid")) == ("QUEUED", str(tid))
+        store.rows = at_spawn.rows  # the engine dies there
+        engine2, launcher2, _, _ = make_engine({"one": ONE}, store=store, clock=clock,
+                                               script=lambda c: HOLD)
+        if started:
+            launcher2.monitors[tid] = 4321
+        assert await engine2.resume() == [instance_id]
+        await launcher2.settle()
+        if started:
+            assert launcher2.spawned == [] and engine2.attached_tasks() == [(tid, 4321)]
+            await engine2.task_exited(tid, 0, "once", "", "")
+        else:
+            assert [s.command.name for s in launcher2.spawned] == ["t"]
+            await launcher2.finish(launcher2.spawned[0].tid, Outcome(0, "once"))
+        assert await engine2.wait(instance_id, timeout=5)
+        assert xml_of(store, instance_id).find(".//task").findtext("output") == "once"
+        await engine.stop()
+
+    async def test_a_result_is_released_once_stored(self):
+        engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD,
+                                                 savepoint_window=60)
+        instance_id = await engine.launch("one")
+        await launcher.settle()
+        tid = launcher.spawned[0].tid
+        store.fail_writes = 1000  # the store is away: the result is not stored
+        launcher.finish(tid, Outcome(0, "out"))
+        await asyncio.sleep(0.1)
+        assert launcher.released == [] and tid in engine.known_tids()
+        store.fail_writes = 0
+        assert await engine.wait(instance_id, timeout=10)
+        assert launcher.released == [tid] and tid not in engine.known_tids()
+        await engine.stop()
+
     async def test_empty_savepoint_is_not_resumed(self):
+        # A crash between the launch's row insert and its first write (before the launch
+        # was answered) leaves a row with an empty savepoint.
+        store = MemoryStore()
+        engine, *_ = make_engine({"one": ONE}, store=store, script=lambda c: HOLD)
+        instance_id = await store.create_instance(NewInstanceRow(
+            workflow_id=1, node_name="localhost", schedule_id=None, host="", comment="",
+            start_time="2026-01-01 00:00:00", parameters=None))
+        assert await engine.resume() == []
+        assert store.rows[instance_id].status == "TERMINATED"
+        await engine.stop()
+
+    async def test_an_answered_launch_is_stored_whatever_the_window(self):
         store = MemoryStore()
         engine, *_ = make_engine({"one": ONE}, store=store, script=lambda c: HOLD,
                                  savepoint_window=60)
-        instance_id = await engine.launch("one")  # level 2: row with an empty savepoint
+        instance_id = await engine.launch("one")
+        assert store.rows[instance_id].savepoint, "stored before the answer"
         engine2, *_ = make_engine({"one": ONE}, store=store)
-        assert await engine2.resume() == []
-        assert store.rows[instance_id].status == "TERMINATED"
+        assert await engine2.resume() == [instance_id]
         await engine.stop()
 
     async def test_migrate(self):
@@ -397,6 +459,8 @@ class TestRestart:
         engine, launcher, _, clock = make_engine({"one": ONE}, store=store,
                                                  script=lambda c: HOLD, node_name="node1")
         instance_id = await engine.launch("one")
+        while not launcher.running:  # its task has started
+            await asyncio.sleep(0.01)
         await engine.stop()
         engine2, launcher2, _, _ = make_engine({"one": ONE}, store=store, clock=clock,
                                                node_name="node2")
@@ -416,10 +480,12 @@ class TestLevelTwoBeyondEvqueue:
         engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD,
                                                  savepoint_window=0.05)
         first, second = await engine.launch("one"), await engine.launch("one")
-        await asyncio.sleep(0.3)  # the window's own timer, not idle(), writes them
-        assert len(store.batches) == 1
-        assert {w.instance_id for w in store.batches[0]} == {first, second}
-        assert xml_of(store, first).find(".//task").get("tid") == "1"
+        stored_at_launch = len(store.batches)  # a launch is stored before it is answered
+        await asyncio.sleep(0.3)  # the window's own timer, not idle(), writes the rest
+        assert len(store.batches) == stored_at_launch + 1
+        assert {w.instance_id for w in store.batches[-1]} == {first}  # its task started
+        task = xml_of(store, first).find(".//task")
+        assert (task.get("tid"), task.get("status")) == ("1", "EXECUTING")
         assert xml_of(store, second).find(".//task").get("status") == "QUEUED"
         for spawned in list(launcher.running):
             launcher.finish(spawned)

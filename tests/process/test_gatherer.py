@@ -15,6 +15,7 @@ from evqueue.process.gatherer import (
     clean_text,
     read_output,
     read_task_exit,
+    release_paths,
     start_gatherer,
 )
 from evqueue.process.ipc import (
@@ -24,6 +25,7 @@ from evqueue.process.ipc import (
     send_message,
 )
 from evqueue.process.spec import ProcessSettings, task_file
+from evqueue.process.status_file import remove_task_files
 
 
 def write_outputs(settings: ProcessSettings, tid: int, stdout: bytes = b"out",
@@ -46,18 +48,24 @@ def test_read_output_truncates_with_a_marker(tmp_path: Path) -> None:
     assert read_output(str(path), 10, delete=True) is None
 
 
-def test_read_task_exit_reads_and_deletes(settings: ProcessSettings) -> None:
+def test_read_task_exit_reads_and_keeps_until_released(settings: ProcessSettings) -> None:
     write_outputs(settings, 5)
+    Path(task_file(settings.logs_directory, settings.node, 5, "status")).write_text("10\n2\n")
     result = read_task_exit(settings, TaskExitMessage(pid=10, tid=5, retcode=2))
     assert result == TaskExit(5, 10, 2, "out", "err", "log")
+    assert len(list(Path(settings.logs_directory).iterdir())) == 4  # until stored
+    remove_task_files(release_paths(settings, 5))  # the engine stored the result
     assert list(Path(settings.logs_directory).iterdir()) == []
 
 
-def test_files_are_kept_when_delete_is_off(settings: ProcessSettings) -> None:
+def test_output_files_are_kept_when_delete_is_off(settings: ProcessSettings) -> None:
     keep = dataclasses.replace(settings, logs_delete=False)
     write_outputs(keep, 6)
+    Path(task_file(settings.logs_directory, settings.node, 6, "status")).write_text("10\n0\n")
     read_task_exit(keep, TaskExitMessage(pid=10, tid=6, retcode=0))
-    assert len(list(Path(settings.logs_directory).iterdir())) == 3
+    remove_task_files(release_paths(keep, 6))
+    assert sorted(p.suffix for p in Path(settings.logs_directory).iterdir()) == [
+        ".log", ".stderr", ".stdout"]  # the status file is ours: it always goes
 
 
 def test_unreadable_stdout_forces_minus_one(settings: ProcessSettings) -> None:

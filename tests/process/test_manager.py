@@ -15,10 +15,16 @@ import pytest
 
 from evqueue.process.errors import ForkerError, TaskOutputNotFound
 from evqueue.process.forker_handle import start_forker
-from evqueue.process.gatherer import TRUNCATED_MARKER, UNREADABLE_OUTPUT, TaskExit
+from evqueue.process.gatherer import (
+    TRUNCATED_MARKER,
+    UNREADABLE_OUTPUT,
+    TaskExit,
+    release_paths,
+)
 from evqueue.process.ipc import remove_queue, send_terminate
 from evqueue.process.manager import LOST_EXIT, ProcessManager, monitor_alive
 from evqueue.process.spec import ProcessSettings, TaskSpec, task_file
+from evqueue.process.status_file import read_status, remove_task_files
 from tests.process.helpers import WAIT, Recorder, make_fifo, release_fifo
 
 TRICKY = ["a b", "it's", '"dq"', "$HOME", "`id`", "back\\slash", "semi;colon", ""]
@@ -167,8 +173,10 @@ async def test_tail_returns_live_output(manager, settings, recorder, tmp_path: P
     assert manager.tail(16, "log") == "to-log\n"
     await release_fifo(fifo)
     await recorder.exit_of(16)
+    assert manager.tail(16, "stdout") == "first\nsecond\n"  # kept until the result is stored
+    remove_task_files(release_paths(settings, 16))
     with pytest.raises(TaskOutputNotFound):
-        manager.tail(16, "stdout")  # files are deleted once read
+        manager.tail(16, "stdout")
     with pytest.raises(ValueError):
         manager.tail(16, "other")
 
@@ -328,6 +336,20 @@ async def test_lost_exit_reads_what_is_left_of_the_output(manager, settings) -> 
     item = await manager.lost_exit(74, 12345)
     assert (item.tid, item.retcode, item.stdout) == (74, -1, "partial\n")
     assert item.stderr is not None and item.stderr.endswith(LOST_EXIT + "\n")
+
+
+async def test_an_exit_taken_off_the_queue_is_rebuilt_from_the_status_file(
+        manager, settings, recorder) -> None:
+    # The exit message is read (as by an engine killed before storing the result); the
+    # monitor's status file and the output files still tell the whole result.
+    manager.spawn(sh(settings, 76, "echo done; exit 3"))
+    first = await recorder.exit_of(76)
+    status = read_status(task_file(settings.logs_directory, settings.node, 76, "status"))
+    assert status is not None and (status.pid, status.retcode) == (first.pid, 3)
+    item = await manager.lost_exit(76, first.pid)
+    assert (item.retcode, item.stdout, item.stderr) == (3, "done\n", "")
+    remove_task_files(release_paths(settings, 76))
+    assert not any(Path(settings.logs_directory).glob(f"{settings.node}-76.*"))
 
 
 async def test_tail_of_a_task_just_spawned_is_empty(manager, settings, recorder) -> None:

@@ -102,7 +102,7 @@ class Engine:
         self._done: dict[int, asyncio.Future[bool]] = {}
         self._recent: collections.OrderedDict[int, bool] = collections.OrderedDict()
         self._slots = TaskSlots(settings.tid_max)
-        self._persistence = Persistence(store, settings)
+        self._persistence = Persistence(store, settings, release=self._result_stored)
         self._timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._end_listeners: list[Callable[[EndedInstance], None]] = []
@@ -193,6 +193,8 @@ class Engine:
         self.stats.workflow_instance_launched += 1
         self._register(instance)
         self._apply(instance, instance.start(now))
+        # Answered only once stored: an engine killed right after resumes it.
+        await self._persistence.store_now(instance)
         return instance.id
 
     async def wait(self, instance_id: int, timeout: float | None = None) -> bool:
@@ -294,7 +296,8 @@ class Engine:
                 continue
             self._register(instance)
             resumed.append(instance.id)
-            self._apply(instance, instance.resume(now), dispatch=False)
+            self._apply(instance, instance.resume(now, self._launcher.started_monitor),
+                        dispatch=False)
         if self.settings.savepoint_level <= 1:
             await self._persistence.prime(self._instances)
             await self._store.delete_executing()  # rows of levels 0/1 exist only while stopped
@@ -344,6 +347,11 @@ class Engine:
         ended since."""
         return [(tid, slot.pid) for tid, slot in self._slots.items() if slot.resumed]
 
+    def known_tids(self) -> set[int]:
+        """The tids of running tasks and of ended ones whose result is not stored yet (the
+        process layer keeps their files)."""
+        return self._slots.known()
+
     def is_attached(self, tid: int) -> bool:
         """True while *tid* is a re-attached task that has not ended."""
         slot = self._slots.get(tid)
@@ -356,19 +364,30 @@ class Engine:
         slot = self._slots.get(tid)
         if slot is None:
             logger.warning("exit of unknown task id %d ignored", tid)
+            if tid not in self._slots.known():
+                self._launcher.release(tid)
             return
         if slot.pid == 0:  # the start is still being processed
             slot.early_exit = (retcode, stdout, stderr, log)
             return
         self._slots.release(tid)
+        self._slots.hold(tid)  # its files stay until the result is stored
         self.pool.task_finished(slot.queue)
         self.events.emit(EventType.QUEUE_TERMINATE, 0)
         instance = self._instances.get(slot.instance_id)
-        if instance is None:
+        if instance is not None:
+            result = await self._persistence.task_result(instance, slot.evqid, _signed(retcode),
+                                                         stdout, stderr, log)
+        if instance is None or slot.instance_id not in self._instances:
+            self._result_stored(tid)  # no instance to store it in
             return
-        result = await self._persistence.task_result(instance, slot.evqid, _signed(retcode),
-                                                     stdout, stderr, log)
+        # No await between hold and the step: the next write of the instance holds the result.
+        self._persistence.hold(instance, tid)
         self._step(instance, instance.task_ended, slot.evqid, result, self._clock.now())
+
+    def _result_stored(self, tid: int) -> None:
+        self._slots.unhold(tid)
+        self._launcher.release(tid)
 
     def task_progress(self, tid: int, percent: int) -> None:
         """A running task reported progress (``%NN`` on its log channel)."""
@@ -387,6 +406,18 @@ class Engine:
             self._background_task(self._spawn(tid, queued))
 
     async def _spawn(self, tid: int, queued: QueuedTask) -> None:
+        instance = self._instances.get(queued.instance_id)
+        if instance is not None and self._persistence.level >= 2:
+            # The tid is stored before the process starts: a restarted engine then asks the
+            # process layer whether it started instead of starting it a second time.
+            instance.task_starting(queued.evqid, tid)
+            await self._persistence.store_now(instance)
+            if self._stopping or queued.instance_id not in self._instances:
+                # Not started: it stays QUEUED (with its tid) in the shutdown savepoint.
+                slot = self._slots.release(tid)
+                if slot is not None:
+                    self.pool.task_finished(slot.queue)
+                return
         try:
             pid = await self._launcher.spawn(tid, queued.payload)
         except Exception as exc:

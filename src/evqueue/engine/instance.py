@@ -215,6 +215,11 @@ class Instance:
         self._run(run_subjobs, st.root)
         return self._finish(started=True)
 
+    def task_starting(self, evqid: str, tid: int) -> None:
+        """A queued task is about to be started under *tid*: recorded on the task (still
+        QUEUED) so that a restarted engine can tell whether it started (:meth:`resume`)."""
+        self._task(evqid).set("tid", str(tid))
+
     def task_running(self, evqid: str, tid: int, pid: int, now: datetime.datetime) -> list[Action]:
         """A queued task's process started under *tid* (monitor *pid*)."""
         st = self._begin(now)
@@ -297,13 +302,18 @@ class Instance:
 
     # -- restart, debug-resume, migrate -------------------------------------------------------
 
-    def resume(self, now: datetime.datetime) -> list[Action]:
+    def resume(
+        self, now: datetime.datetime, started_monitor: Callable[[int], int | None] | None = None
+    ) -> list[Action]:
         """Take over after an engine restart (semantics.md §2.6).
 
         Queued tasks are queued again, running tasks re-attached by tid, pending retries
-        re-armed at their ``retry_at`` and errors recounted from the tree.
+        re-armed at their ``retry_at`` and errors recounted from the tree. A queued task that
+        was about to start (it has a tid, :meth:`task_starting`) is asked about:
+        *started_monitor(tid)* gives the pid of the monitor that started it (the task is then
+        re-attached as running), or None (it never started: queued again).
         """
-        return self._take_over(now, migrating=False)
+        return self._take_over(now, migrating=False, started_monitor=started_monitor)
 
     def debug_resume(self, now: datetime.datetime) -> list[Action]:
         """Run the failed and queued tasks of a TERMINATED instance again (semantics.md §2.4).
@@ -394,11 +404,25 @@ class Instance:
             self._run(run_subjobs, job)
         reevaluate_waiting(st)
 
-    def _take_over(self, now: datetime.datetime, *, migrating: bool) -> list[Action]:
+    def _take_over(
+        self, now: datetime.datetime, *, migrating: bool,
+        started_monitor: Callable[[int], int | None] | None = None,
+    ) -> list[Action]:
         st = self._begin(now)
         self._recount()
         for task in list(st.root.iter("task")):
             status = task.get("status")
+            if status == Status.QUEUED and "tid" in task.attrib:
+                pid = None
+                if started_monitor is not None and not migrating:
+                    pid = started_monitor(int(task.get("tid", "0")))
+                if pid is None:
+                    del task.attrib["tid"]
+                else:  # it started just before the crash: running, not to be run again
+                    st.tree.set_status(task, Trigger.EXECUTE)
+                    task.set("pid", str(pid))
+                    task.set("execution_time", format_time(now))
+                    status = Status.EXECUTING
             if status == Status.QUEUED:
                 enqueue_task(st, task)
             elif status == Status.EXECUTING:

@@ -13,6 +13,11 @@ ended, a retry armed…) are gathered for ``EngineSettings.savepoint_window`` se
 instance changed meanwhile is written, in its latest state, in one batch. An engine killed with
 SIGKILL is then resumed from savepoints at most that old.
 
+A task's result is "held" until a write that contains it is stored: only then may the
+process layer drop what it kept to rebuild it (``release``). Before a task starts, and before
+a launch is answered, the instance is written at once (:meth:`Persistence.store_now`): an
+engine killed right after must neither start the task again nor forget the launch.
+
 At shutdown every running instance is written, whatever the level (an insert at levels 0/1:
 those rows are deleted again once resumed). The sequence of levels 0/1 continues after
 ``MAX(workflow_instance_id)``. Task outputs of ``datastore.dom.maxsize`` bytes or more are
@@ -24,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from evqueue.engine.actions import Spilled, TaskResult
 from evqueue.engine.instance import Instance
@@ -45,10 +50,15 @@ class Persistence:
     Args:
         store: the instance store.
         settings: the engine settings (node name, level, parameters, retry of writes).
+        release: called with the tid of each task result held (:meth:`hold`) once a write
+            that contains it is stored.
     """
 
-    def __init__(self, store: InstanceStore, settings: EngineSettings) -> None:
+    def __init__(self, store: InstanceStore, settings: EngineSettings,
+                 release: Callable[[int], None] | None = None) -> None:
         self.store = store
+        self._release = release
+        self._held: dict[int, list[int]] = {}  # instance id → tids of unstored results
         self.level = settings.savepoint_level
         self._settings = settings
         self.writer = SavepointWriter(store, retry=settings.savepoint_retry,
@@ -102,7 +112,7 @@ class Persistence:
         """An instance changed while running: written now at level 3, within
         ``savepoint_window`` seconds at level 2 (with the other instances changed meanwhile)."""
         if self.level == 3:
-            self.writer.submit(self.write(instance, terminal=False))
+            self._submit(instance, terminal=False)
         elif self.level == 2:
             self._dirty[instance.id] = instance
             if self._flush_timer is None:
@@ -117,7 +127,34 @@ class Persistence:
         dirty, self._dirty = self._dirty, {}
         for instance in dirty.values():
             if instance.status == Status.EXECUTING:
-                self.writer.submit(self.write(instance, terminal=False))
+                self._submit(instance, terminal=False)
+
+    def store_now(self, instance: Instance) -> asyncio.Future[None]:
+        """Write a running instance now (level ≥ 2), whatever the window; done once stored.
+
+        Used where a crash must not lose the current state: an answered launch, a task
+        about to start (so that a restarted engine does not start it again).
+        """
+        self._dirty.pop(instance.id, None)
+        if self.level >= 2 and instance.status == Status.EXECUTING:
+            return self._submit(instance, terminal=False)
+        return _done()
+
+    def hold(self, instance: Instance, tid: int) -> None:
+        """Task *tid*'s result went into *instance*: ``release(tid)`` once it is stored."""
+        self._held.setdefault(instance.id, []).append(tid)
+
+    def _submit(self, instance: Instance, *, terminal: bool) -> asyncio.Future[None]:
+        future = self.writer.submit(self.write(instance, terminal=terminal))
+        tids = self._held.pop(instance.id, None)
+        if tids:
+            future.add_done_callback(lambda _: self._release_all(tids))
+        return future
+
+    def _release_all(self, tids: list[int]) -> None:
+        if self._release is not None:
+            for tid in tids:
+                self._release(tid)
 
     async def flush(self) -> None:
         """Write what is waiting (coalesced changes included) and wait until it is stored."""
@@ -128,10 +165,9 @@ class Persistence:
         """An instance terminated: its final write (none at level 0); done once stored."""
         self._dirty.pop(instance.id, None)  # the final write supersedes a pending one
         if self.level >= 1:
-            return self.writer.submit(self.write(instance, terminal=True))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
+            return self._submit(instance, terminal=True)
+        self._release_all(self._held.pop(instance.id, []))  # nothing is ever stored
+        return _done()
 
     async def shutdown(self, instances: Iterable[Instance]) -> None:
         """Write every running instance, then stop the writer."""
@@ -141,7 +177,7 @@ class Persistence:
         self._dirty.clear()
         for instance in instances:
             if instance.status == Status.EXECUTING:  # an ended one has its final write
-                self.writer.submit(self.write(instance, terminal=False))
+                self._submit(instance, terminal=False)
         await self.writer.close()
 
     async def task_result(
@@ -181,3 +217,9 @@ class Persistence:
             custom_filters=tuple(instance.custom_attributes()) if full else None,
             tags=tuple(instance.automatic_tags()) if full else None,
         )
+
+
+def _done() -> asyncio.Future[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done

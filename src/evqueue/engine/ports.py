@@ -56,6 +56,16 @@ class TaskLauncher(Protocol):
         """Terminate task *tid* (SIGTERM to its monitor *pid*, which kills the task group)."""
         ...
 
+    def release(self, tid: int) -> None:
+        """Task *tid*'s result is stored: what the process layer kept for it may go (until
+        then an engine killed and restarted can rebuild the result)."""
+        ...
+
+    def started_monitor(self, tid: int) -> int | None:
+        """The monitor pid of task slot *tid* if a monitor started for it (it may have
+        ended since), None if none did. Read at resume, before anything is spawned."""
+        ...
+
 
 @dataclass(frozen=True)
 class WorkflowDefinition:

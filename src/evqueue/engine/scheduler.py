@@ -34,6 +34,9 @@ Rules:
   (object: the schedule id).
 - Sleeping: one wait until the earliest due time (at most :data:`MAX_SLEEP` seconds, so a
   change of the wall clock is noticed); a reload or the end of a run wakes it early.
+- Test hook: the environment variable ``EVQUEUE_CLOCK_OFFSET`` (seconds, may be negative or
+  fractional), read once at import, shifts the scheduler's default clock, so that tests can
+  run a real node whose clock is off. Unset (the normal case), the clock is the wall clock.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -266,8 +270,24 @@ def entry_from_row(row: WorkflowScheduleRow) -> ScheduleEntry:
     )
 
 
+#: Environment variable shifting the scheduler's clock (tests of clock skew between nodes).
+CLOCK_OFFSET_ENV = "EVQUEUE_CLOCK_OFFSET"
+
+
+def _clock_offset(value: str | None) -> datetime.timedelta:
+    """The offset named by ``EVQUEUE_CLOCK_OFFSET`` (seconds); nothing when unset or invalid."""
+    try:
+        return datetime.timedelta(seconds=float(value or 0))
+    except (ValueError, OverflowError):
+        log.warning("%s=%r is not a number of seconds: ignored", CLOCK_OFFSET_ENV, value)
+        return datetime.timedelta()
+
+
+_CLOCK_OFFSET = _clock_offset(os.environ.get(CLOCK_OFFSET_ENV))
+
+
 def _local_now() -> datetime.datetime:
-    return datetime.datetime.now()
+    return datetime.datetime.now() + _CLOCK_OFFSET
 
 
 @dataclass
@@ -299,6 +319,9 @@ class Scheduler:
 
     async def start(self) -> None:
         """Load the schedules, then run the loop; runs of resumed instances count as running."""
+        if self.now is _local_now and _CLOCK_OFFSET:
+            log.warning("scheduler: clock shifted by %+.3f s (%s)",
+                        _CLOCK_OFFSET.total_seconds(), CLOCK_OFFSET_ENV)
         running = {i.schedule_id: i.id for i in self.engine.instances()
                    if i.schedule_id is not None}
         await self.reload(running)

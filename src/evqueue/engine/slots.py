@@ -2,7 +2,9 @@
 
 A tid names a task's log files and its exit message, so it must be unique on the node while the
 task runs, including across engine restarts: allocation continues after the highest tid seen
-(resumed instances report theirs) and skips the ones in use, wrapping at ``tid_max``.
+(resumed instances report theirs) and skips the ones in use, wrapping at ``tid_max``. A tid
+stays taken after its task ended until the result is stored (:meth:`TaskSlots.hold`): the
+process layer keeps that task's files under its tid until then.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class TaskSlots:
     def __init__(self, tid_max: int) -> None:
         self.tid_max = tid_max
         self._slots: dict[int, Slot] = {}
+        self._held: set[int] = set()  # ended, result not stored yet
         self._last = 0
 
     def __len__(self) -> int:
@@ -47,7 +50,7 @@ class TaskSlots:
         """
         for _ in range(self.tid_max):
             self._last = self._last % self.tid_max + 1
-            if self._last not in self._slots:
+            if self._last not in self._slots and self._last not in self._held:
                 self._slots[self._last] = slot
                 return self._last
         raise RuntimeError(f"Could not allocate task ID, maxpid ({self.tid_max}) is reached")
@@ -61,6 +64,18 @@ class TaskSlots:
         """Register a task found running after a restart under *tid*."""
         self._slots[tid] = slot
         self._last = max(self._last, tid)
+
+    def hold(self, tid: int) -> None:
+        """Keep *tid* from being allocated until :meth:`unhold`."""
+        self._held.add(tid)
+
+    def unhold(self, tid: int) -> None:
+        """*tid* may be allocated again."""
+        self._held.discard(tid)
+
+    def known(self) -> set[int]:
+        """Every tid in use or held."""
+        return set(self._slots) | self._held
 
     def get(self, tid: int) -> Slot | None:
         """The slot of *tid*, or None."""

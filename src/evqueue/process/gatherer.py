@@ -5,8 +5,10 @@ happens here, in ONE dedicated thread started by :func:`start_gatherer` — the 
 process layer. Rules:
 
 - The thread blocks every signal (they belong to the loop's thread), receives, and for a task
-  exit it also reads (and optionally deletes) the task's three files, so no file I/O ever runs
-  on the event loop. Each result is handed to the loop with ``call_soon_threadsafe``.
+  exit it also reads the task's three files, so no file I/O ever runs on the event loop. It
+  deletes nothing: a task's files stay until the engine has stored its result
+  (:func:`release_paths`), so that an engine killed in between finds them again. Each result
+  is handed to the loop with ``call_soon_threadsafe``.
 - It stops on its own sentinel: a type-1 message with ``pid == 0`` and ``tid`` equal to this
   gatherer's random token (:meth:`Gatherer.stop` sends it). Messages queued before the sentinel
   are delivered first. A stale sentinel of another engine run is dropped.
@@ -51,6 +53,7 @@ __all__ = [
     "clean_text",
     "read_output",
     "read_task_exit",
+    "release_paths",
     "start_gatherer",
 ]
 
@@ -120,14 +123,24 @@ def read_task_exit(settings: ProcessSettings, message: TaskExitMessage) -> TaskE
     """
 
     def read(kind: str) -> str | None:
+        # Never deleted here: the files stay until the result is stored (release_paths).
         path = task_file(settings.logs_directory, settings.node, message.tid, kind)
-        return read_output(path, settings.max_output, delete=settings.logs_delete)
+        return read_output(path, settings.max_output, delete=False)
 
     stdout, stderr, log = read("stdout"), read("stderr"), read("log")
     retcode = message.retcode
     if stdout is None:
         stdout, retcode = UNREADABLE_OUTPUT, -1
     return TaskExit(message.tid, message.pid, retcode, stdout, stderr, log)
+
+
+def release_paths(settings: ProcessSettings, tid: int) -> list[str]:
+    """The files of task ``tid`` to remove once its result is stored: its status file, and
+    its output files when ``processmanager.logs.delete``."""
+    kinds = ["status"]
+    if settings.logs_delete:
+        kinds += ["stdout", "stderr", "log"]
+    return [task_file(settings.logs_directory, settings.node, tid, kind) for kind in kinds]
 
 
 #: What the gatherer hands to the loop.

@@ -43,14 +43,15 @@ from evqueue.process.ipc import (
 )
 from evqueue.process.monitor import MONITOR_NAME
 from evqueue.process.spec import OUTPUT_KINDS, ProcessSettings, TaskSpec, task_file
+from evqueue.process.status_file import STATUS_KIND, read_status
 
 __all__ = ["LOST_EXIT", "REPLY_WAIT", "ProcessManager", "TaskExit", "monitor_alive"]
 
 logger = logging.getLogger(__name__)
 
 #: Appended to the stderr of a task whose exit was lost (:meth:`ProcessManager.lost_exit`).
-LOST_EXIT = ("[ ProcessManager ] The task's monitor ended while the engine was down and its "
-             "exit was not received, setting retcode to -1")
+LOST_EXIT = ("[ ProcessManager ] The task's monitor ended while the engine was down without "
+             "recording its exit, setting retcode to -1")
 #: Seconds :meth:`ProcessManager.stop` waits for the forker's replies to pending spawns.
 REPLY_WAIT = 5.0
 
@@ -311,8 +312,10 @@ class ProcessManager:
             await self._gatherer.sync()
 
     async def lost_exit(self, tid: int, pid: int) -> TaskExit:
-        """The exit of a task whose monitor ended without its exit being received: retcode
-        -1 and whatever its output files still hold, read off the loop.
+        """The exit of a task whose monitor ended without its exit message being received
+        (a previous engine took it off the queue and was killed before storing it): the
+        retcode its status file holds and its output files, read off the loop. Without a
+        retcode there (the monitor itself was killed), retcode -1 and a note in stderr.
 
         Args:
             tid: the task id.
@@ -321,6 +324,11 @@ class ProcessManager:
         Returns:
             The exit to deliver.
         """
+        path = task_file(self.settings.logs_directory, self.settings.node, tid, STATUS_KIND)
+        status = await asyncio.to_thread(read_status, path)
+        if status is not None and status.retcode is not None:
+            message = TaskExitMessage(pid=status.pid, tid=tid, retcode=status.retcode)
+            return await asyncio.to_thread(read_task_exit, self.settings, message)
         message = TaskExitMessage(pid=pid or -1, tid=tid, retcode=-1)
         item = await asyncio.to_thread(read_task_exit, self.settings, message)
         note = f"{LOST_EXIT}\n"

@@ -16,7 +16,8 @@ It runs in a child the forker forked (:func:`monitor_main`), or standalone as
 - Remote (``host`` set): ``ssh [-i key] [user@]host '<quoted command>'``; with the agent, the
   agent's framed stdout is demultiplexed into the files and the log channel. Nothing is ever
   passed through a local shell.
-- Whatever happens, a type-1 message (pid = monitor pid, tid, retcode) is sent last.
+- Whatever happens, a type-1 message (pid = monitor pid, tid, retcode) is sent last, after the
+  retcode was written to the task's status file (:mod:`evqueue.process.status_file`).
 """
 
 from __future__ import annotations
@@ -92,14 +93,22 @@ class _Files:
         self.err = os.open(spec.output_path("stderr"), _FILE_FLAGS, 0o600)
         self.log = os.open(spec.output_path("log"), _FILE_FLAGS, 0o600)
         self.stderr_target = self.out if spec.merge_stderr else self.err
+        # Last: a status file means the output files exist (status_file.py).
+        self.status = os.open(spec.status_path, _FILE_FLAGS, 0o600)
+        _write_all(self.status, b"%d\n" % os.getpid())
 
     def error(self, message: str) -> None:
         """Write a monitor message where the user will see it: the task's stderr file."""
         with contextlib.suppress(OSError):
             _write_all(self.err, message.encode("utf-8", "replace"))
 
+    def ended(self, retcode: int) -> None:
+        """Record the retcode in the status file (before the exit message is sent)."""
+        with contextlib.suppress(OSError):
+            _write_all(self.status, b"%d\n" % retcode)
+
     def close(self) -> None:
-        for fd in (self.out, self.err, self.log):
+        for fd in (self.out, self.err, self.log, self.status):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
@@ -289,6 +298,7 @@ def run(spec: TaskSpec) -> int:
             with contextlib.suppress(OSError):
                 os.unlink(spec.script_path)
         if files is not None:
+            files.ended(retcode)
             files.close()
     with contextlib.suppress(sysv_ipc.Error):
         send_message(queue, TaskExitMessage(os.getpid(), spec.tid, retcode))

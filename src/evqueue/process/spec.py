@@ -74,9 +74,10 @@ def task_file(directory: str, node: str, tid: int, suffix: str) -> str:
 def tids_with_output(directory: str, node: str) -> set[int]:
     """The tids that have output files of ``node`` in ``directory``.
 
-    Files exist from the monitor's start until the exit is read (when
-    ``processmanager.logs.delete``), so after a restart these are the tids that tasks of the
-    previous run may still use: a new task must not get one of them.
+    Files exist from the monitor's start until the engine has stored the task's result (the
+    output files stay for good unless ``processmanager.logs.delete``), so after a restart
+    these are the tids that tasks of the previous run may still use: a new task must not get
+    one of them.
 
     Args:
         directory: the logs directory.
@@ -86,7 +87,7 @@ def tids_with_output(directory: str, node: str) -> set[int]:
         The tids found (none when the directory cannot be read).
     """
     safe_node = _UNSAFE_NAME_CHARS.sub("_", node) or "_"
-    pattern = re.compile(re.escape(safe_node) + r"-([0-9]+)\.(?:stdout|stderr|log)")
+    pattern = re.compile(re.escape(safe_node) + r"-([0-9]+)\.(?:stdout|stderr|log|status)")
     try:
         with os.scandir(directory) as entries:
             return {int(match.group(1)) for entry in entries
@@ -288,6 +289,11 @@ class TaskSpec:
         if kind not in OUTPUT_KINDS:
             raise ValueError(f"unknown output kind {kind!r}")
         return task_file(self.logs_directory, self.node, self.tid, kind)
+
+    @property
+    def status_path(self) -> str:
+        """Path of this task's status file (:mod:`evqueue.process.status_file`)."""
+        return task_file(self.logs_directory, self.node, self.tid, "status")
 
     @property
     def script_path(self) -> str:

@@ -26,8 +26,10 @@ from evqueue.engine.ports import (
     WorkflowDefinition,
 )
 from evqueue.engine.queues import QueueDefinition
-from evqueue.process.manager import ProcessManager, TaskExit, monitor_alive
-from evqueue.process.spec import ProcessSettings, TaskSpec
+from evqueue.process.gatherer import release_paths
+from evqueue.process.manager import LOST_EXIT, ProcessManager, TaskExit, monitor_alive
+from evqueue.process.spec import ProcessSettings, TaskSpec, task_file, tids_with_output
+from evqueue.process.status_file import STATUS_KIND, read_status, remove_task_files
 from evqueue.storage import datastore as datastore_verbs
 from evqueue.storage import instances as instance_verbs
 from evqueue.storage import queues as queue_verbs
@@ -102,6 +104,14 @@ class ProcessLauncher:
     def kill(self, tid: int, pid: int) -> None:
         if self.manager is not None:
             self.manager.kill(tid, pid or None)
+
+    def release(self, tid: int) -> None:
+        remove_task_files(release_paths(self.settings, tid))
+
+    def started_monitor(self, tid: int) -> int | None:
+        status = read_status(task_file(self.settings.logs_directory, self.settings.node, tid,
+                                       STATUS_KIND))
+        return None if status is None else status.pid
 
     def started(self, tid: int, pid: int) -> None:
         """ProcessManager ``on_started``."""
@@ -255,6 +265,23 @@ async def collect_exits_after_restart(engine: Engine, manager: ProcessManager) -
     for tid, pid in gone:
         if engine.is_attached(tid):
             item = await manager.lost_exit(tid, pid)
-            log.warning("task %d: its monitor ended while the engine was down and its exit "
-                        "was not received; recorded with retcode -1", tid)
+            if item.stderr is not None and item.stderr.endswith(LOST_EXIT + "\n"):
+                log.warning("task %d: its monitor ended while the engine was down and its "
+                            "exit was not received; recorded with retcode -1", tid)
+            else:
+                log.info("task %d: exit taken from its status file (retcode %d)", tid,
+                         item.retcode)
             engine.report_exit(item.tid, item.retcode, item.stdout, item.stderr, item.log)
+
+
+def remove_stale_task_files(engine: Engine, settings: ProcessSettings) -> int:
+    """Remove the task files of this node that no task refers to any more (a result stored
+    just before a crash, before its files could go); return how many tids were cleared.
+
+    Call it once the exits that waited for the restart have been handed to the engine: from
+    then on every tid still needed is one the engine knows (running, or result not stored).
+    """
+    stale = tids_with_output(settings.logs_directory, settings.node) - engine.known_tids()
+    for tid in stale:
+        remove_task_files(release_paths(settings, tid))
+    return len(stale)

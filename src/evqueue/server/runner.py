@@ -50,6 +50,7 @@ from evqueue.server.engine_ports import (
     collect_exits_after_restart,
     deliver_exit,
     load_queue_definitions,
+    remove_stale_task_files,
 )
 from evqueue.server.logs import DbLogHandler
 from evqueue.server.metrics import EngineFigures
@@ -164,6 +165,7 @@ class Runner:
         stack.callback(engine.hold)  # no task starts once the process manager stops
         launcher.bind(manager)
         await collect_exits_after_restart(engine, manager)
+        remove_stale_task_files(engine, self.process_settings)
         ctx.extras[PROCESS_MANAGER] = manager
         install_engine_commands(ctx)
         ctx.reload = self._reload_module
