@@ -206,7 +206,15 @@ def test_two_thousand_tasks_leak_no_descriptor_and_little_memory(node):
     assert (after.rss_kb - before.rss_kb) / 1024 < 32, (before, after)
     assert sample(forker).fds <= forker_before.fds
     assert wait_for(lambda: _children(forker) == [], 10), "monitors left behind"
+    assert task_files(node) == [], "every task's files go once its result is stored"
     print(f"1919 tasks in {took:.1f}s; engine {before} -> {after}")
+
+
+def task_files(node) -> list[str]:  # type: ignore[no-untyped-def]
+    """The per-task files (output and status) of the node left in its logs directory."""
+    suffixes = (".stdout", ".stderr", ".log", ".status")
+    return sorted(p.name for p in Path(node.directory).glob(f"{node.name}-*")
+                  if p.suffix in suffixes)
 
 
 def test_the_node_is_still_fine(node):

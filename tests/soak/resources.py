@@ -27,7 +27,7 @@ from evqueue.protocol import UnknownInstance
 from tests.e2e.apiwire import Wire
 from tests.e2e.nodes import Node, wait_for
 from tests.reliability.kit import admin, sample
-from tests.reliability.test_limits import LOOP, _children, peak_rss
+from tests.reliability.test_limits import LOOP, _children, peak_rss, task_files
 from tests.security.kit import b64
 from tests.soak.common import add_common_arguments, report, soak_node
 
@@ -78,6 +78,7 @@ def tasks_phase(node: Node, tasks: int, figures: dict[str, object]) -> None:
         "tasks: engine threads at half-way / end": f"{first.threads} / {last.threads}",
         "tasks: forker fds at the end": sample(forker).fds,
         "tasks: monitors left": len(_children(forker)),
+        "tasks: task files left in the logs directory": len(task_files(node)),
     })
 
 
