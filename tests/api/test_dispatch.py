@@ -11,6 +11,7 @@ from evqueue.api.session import ANONYMOUS, Session, User
 from evqueue.api.table import CommandTable, Route
 from evqueue.config import Config
 from evqueue.protocol import Command, Response
+from evqueue.storage.errors import DatabaseUnavailable
 
 ADMIN = Session(ANONYMOUS)
 USER = Session(User(id=3, login="bob", profile="USER"))
@@ -38,6 +39,11 @@ async def _get(ctx: ApiContext, session: Session, cmd: Command) -> Response:
 @table.command("plain", "crash", modifies=True)
 async def _crash(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     raise RuntimeError("boom")
+
+
+@table.command("plain", "store_away")
+async def _store_away(ctx: ApiContext, session: Session, cmd: Command) -> Response:
+    raise DatabaseUnavailable("connection refused")
 
 
 @pytest.fixture
@@ -73,6 +79,13 @@ async def test_a_bug_in_a_handler_is_one_ko_response(ctx):
     reply = await Dispatcher([table]).dispatch(ctx, ADMIN, Command.build("plain",
                                                                           {"action": "crash"}))
     assert (reply.error, reply.error_code) == ("Internal error: boom", None)
+
+
+async def test_a_store_that_is_away_is_an_sql_error(ctx):
+    reply = await Dispatcher([table]).dispatch(ctx, ADMIN, Command.build(
+        "plain", {"action": "store_away"}))
+    assert reply.error_code == "SQL_ERROR"
+    assert reply.error == "Database error: connection refused"
 
 
 async def test_change_hooks_run_after_successful_modifying_commands_only(ctx):

@@ -23,7 +23,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from evqueue.api.context import ApiContext
 from evqueue.api.session import Session
 from evqueue.api.table import CommandTable, Route
-from evqueue.protocol import ApiError, Command, MissingParameter, Response, UnknownCommand
+from evqueue.protocol import (
+    ApiError,
+    Command,
+    MissingParameter,
+    Response,
+    SqlError,
+    UnknownCommand,
+)
+from evqueue.storage.errors import StorageError
 
 __all__ = ["ANY_ACTION", "ChangeHook", "Dispatcher"]
 
@@ -83,6 +91,10 @@ class Dispatcher:
         except ApiError as error:
             ctx.stats.api_exceptions += 1
             return Response.from_error(error)
+        except StorageError as exc:  # the store is away or refused: evQueue's SQL_ERROR
+            ctx.stats.api_exceptions += 1
+            log.warning("%s/%s: database error: %s", cmd.group, cmd.action, exc)
+            return Response.from_error(SqlError(f"Database error: {exc}"))
         except Exception as exc:  # a bug in one handler must not take the connection down
             ctx.stats.api_exceptions += 1
             log.exception("error in %s/%s", cmd.group, cmd.action)

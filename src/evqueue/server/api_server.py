@@ -53,9 +53,11 @@ from evqueue.protocol import (
     ApiError,
     ApiProtocol,
     Command,
+    SqlError,
     Transport,
     frame,
 )
+from evqueue.storage.errors import StorageError
 
 __all__ = ["AUTH_MAX_SIZE", "IDLE_ERROR", "SHUTDOWN_GRACE", "ApiServer", "ListenError"]
 
@@ -121,7 +123,12 @@ class _Connection:
                 await self._send(self.protocol.send(error))
         except _Closed:
             pass
-        except Exception as exc:  # a failing part (the store during login): this peer only
+        except StorageError as exc:  # the store is away during the login
+            log.warning("API connection from %s refused: database error: %s", self.who(), exc)
+            with contextlib.suppress(_Closed):
+                await self._send(self.protocol.send(SqlError(f"Database error: {exc}",
+                                                             fatal=True)))
+        except Exception as exc:  # a failing part: this peer only
             log.exception("API connection from %s failed", self.who())
             with contextlib.suppress(_Closed):
                 await self._send(self.protocol.send(ApiError(f"Internal error: {exc}",
