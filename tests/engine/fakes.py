@@ -156,8 +156,9 @@ class MemoryStore:
 
     async def create_instance(self, row: NewInstanceRow) -> int:
         instance_id = max(next(self._ids), max(self.rows, default=0) + 1)
+        savepoint = row.savepoint(instance_id) if row.savepoint is not None else ""
         self.rows[instance_id] = StoredInstance(instance_id, row.workflow_id, row.schedule_id,
-                                                row.node_name, "EXECUTING", "", row.host,
+                                                row.node_name, "EXECUTING", savepoint, row.host,
                                                 row.comment)
         if row.parameters is not None:
             self.parameters[instance_id] = row.parameters

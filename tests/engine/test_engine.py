@@ -444,14 +444,33 @@ class TestRestart:
         assert store.rows[instance_id].status == "TERMINATED"
         await engine.stop()
 
-    async def test_an_answered_launch_is_stored_whatever_the_window(self):
+    async def test_a_launch_row_holds_the_instance_from_its_first_transaction(self):
         store = MemoryStore()
         engine, *_ = make_engine({"one": ONE}, store=store, script=lambda c: HOLD,
                                  savepoint_window=60)
+        inserted = {}
+        create = store.create_instance
+
+        async def create_and_keep(row):  # the row as its own transaction leaves it
+            instance_id = await create(row)
+            inserted[instance_id] = store.rows[instance_id]
+            return instance_id
+
+        store.create_instance = create_and_keep
         instance_id = await engine.launch("one")
-        assert store.rows[instance_id].savepoint, "stored before the answer"
-        engine2, *_ = make_engine({"one": ONE}, store=store)
+        unstarted = inserted[instance_id]
+        assert etree.fromstring(unstarted.savepoint.encode()).get("status") is None
+        # The engine dies right after the insert: the row alone is in the store.
+        crashed = MemoryStore()
+        crashed.rows = {instance_id: unstarted}
+        engine2, launcher2, *_ = make_engine({"one": ONE}, store=crashed,
+                                             script=lambda c: HOLD)
         assert await engine2.resume() == [instance_id]
+        await launcher2.settle()
+        assert [s.command.name for s in launcher2.spawned] == ["t"]  # started from scratch
+        await launcher2.finish(launcher2.spawned[0].tid, Outcome(0, "ran"))
+        assert await engine2.wait(instance_id, timeout=5)
+        assert xml_of(crashed, instance_id).find(".//task").findtext("output") == "ran"
         await engine.stop()
 
     async def test_migrate(self):
@@ -480,10 +499,12 @@ class TestLevelTwoBeyondEvqueue:
         engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD,
                                                  savepoint_window=0.05)
         first, second = await engine.launch("one"), await engine.launch("one")
-        stored_at_launch = len(store.batches)  # a launch is stored before it is answered
         await asyncio.sleep(0.3)  # the window's own timer, not idle(), writes the rest
-        assert len(store.batches) == stored_at_launch + 1
-        assert {w.instance_id for w in store.batches[-1]} == {first}  # its task started
+        # One write before the task of the first starts (its tid), one for both launches'
+        # changes gathered in the window (the rows hold the unstarted instances).
+        assert len(store.batches) == 2
+        assert {w.instance_id for w in store.batches[0]} == {first}
+        assert {w.instance_id for w in store.batches[1]} == {first, second}
         task = xml_of(store, first).find(".//task")
         assert (task.get("tid"), task.get("status")) == ("1", "EXECUTING")
         assert xml_of(store, second).find(".//task").get("status") == "QUEUED"

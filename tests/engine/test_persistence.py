@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 
+from lxml import etree
+
 from evqueue.engine import EngineSettings, Spilled, StoredInstance
 from evqueue.engine.persistence import Persistence
 from tests.engine.drive import make_instance
@@ -21,8 +23,9 @@ async def test_level_two_inserts_a_row_with_parameters():
     instance = make_instance(WF, {"p": "v"}, host="h", comment="c")
     instance_id = await persistence.new_id(instance, NOW)
     row = store.rows[instance_id]
-    assert (row.status, row.node_name, row.host, row.comment, row.savepoint) == (
-        "EXECUTING", "n1", "h", "c", "")
+    assert (row.status, row.node_name, row.host, row.comment) == ("EXECUTING", "n1", "h", "c")
+    unstarted = etree.fromstring(row.savepoint.encode())  # in the insert's own transaction
+    assert (unstarted.get("id"), unstarted.get("status")) == (str(instance_id), None)
     assert store.parameters[instance_id] == (("p", "v"),)
 
 

@@ -192,9 +192,9 @@ class Engine:
         instance.id = await self._persistence.new_id(instance, now)
         self.stats.workflow_instance_launched += 1
         self._register(instance)
+        # Level ≥ 2: the row holds the unstarted instance, so an engine killed from now on
+        # starts it again (no task can have started before a newer savepoint is stored).
         self._apply(instance, instance.start(now))
-        # Answered only once stored: an engine killed right after resumes it.
-        await self._persistence.store_now(instance)
         return instance.id
 
     async def wait(self, instance_id: int, timeout: float | None = None) -> bool:
@@ -296,8 +296,11 @@ class Engine:
                 continue
             self._register(instance)
             resumed.append(instance.id)
-            self._apply(instance, instance.resume(now, self._launcher.started_monitor),
-                        dispatch=False)
+            if instance.started:
+                actions = instance.resume(now, self._launcher.started_monitor)
+            else:  # launched, then the engine died before anything else was stored
+                actions = instance.start(now)
+            self._apply(instance, actions, dispatch=False)
         if self.settings.savepoint_level <= 1:
             await self._persistence.prime(self._instances)
             await self._store.delete_executing()  # rows of levels 0/1 exist only while stopped

@@ -154,6 +154,11 @@ class Instance:
     # -- properties ---------------------------------------------------------------------------
 
     @property
+    def started(self) -> bool:
+        """False for the tree of a launch that has not run :meth:`start` yet."""
+        return self._st.root.get("status") is not None
+
+    @property
     def id(self) -> int:
         """The instance id (0 until assigned)."""
         return self._st.instance_id

@@ -7,6 +7,9 @@
 | 2     | EXECUTING row, id from it   | changes, coalesced     | row updated, filters and tags  |
 | 3     | EXECUTING row, id from it   | after each change      | row updated, filters and tags  |
 
+At levels 2 and 3 the launch's row holds, from its first transaction, the savepoint of the
+instance not started yet: an engine killed before anything else was stored starts it again.
+
 Level 2 goes beyond evQueue (which writes only at launch and at shutdown, so a crash loses the
 running instances): the changes of running instances (a task queued, started — its tid —,
 ended, a retry armed…) are gathered for ``EngineSettings.savepoint_window`` seconds, then every
@@ -14,9 +17,9 @@ instance changed meanwhile is written, in its latest state, in one batch. An eng
 SIGKILL is then resumed from savepoints at most that old.
 
 A task's result is "held" until a write that contains it is stored: only then may the
-process layer drop what it kept to rebuild it (``release``). Before a task starts, and before
-a launch is answered, the instance is written at once (:meth:`Persistence.store_now`): an
-engine killed right after must neither start the task again nor forget the launch.
+process layer drop what it kept to rebuild it (``release``). Before a task starts the
+instance is written at once (:meth:`Persistence.store_now`): an engine killed right after
+must not start the task again.
 
 At shutdown every running instance is written, whatever the level (an insert at levels 0/1:
 those rows are deleted again once resumed). The sequence of levels 0/1 continues after
@@ -79,11 +82,16 @@ class Persistence:
         if self._settings.save_parameters:
             parameters = tuple((p.get("name", ""), "".join(p.itertext()))
                                for p in root.iterfind("parameters/parameter"))
+
+        def unstarted(instance_id: int) -> str:
+            instance.id = instance_id
+            return instance.to_xml()
+
         return await self.store.create_instance(NewInstanceRow(
             workflow_id=instance.workflow_id, node_name=self._settings.node_name,
             schedule_id=instance.schedule_id, host=root.get("host", ""),
             comment=root.get("comment", ""), start_time=format_time(now),
-            parameters=parameters))
+            parameters=parameters, savepoint=unstarted))
 
     async def debug_copy(self, stored: StoredInstance) -> int:
         """The id of a debug-resumed copy of *stored* (a new row at level ≥ 2)."""

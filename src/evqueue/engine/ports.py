@@ -16,7 +16,7 @@ The records exchanged are frozen dataclasses defined here.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -95,7 +95,8 @@ class WorkflowSource(Protocol):
 
 @dataclass(frozen=True)
 class NewInstanceRow:
-    """The EXECUTING row inserted at launch (savepoint level ≥ 2), with an empty savepoint."""
+    """The EXECUTING row inserted at launch (savepoint level ≥ 2), with the savepoint of the
+    instance not started yet (empty without ``savepoint``)."""
 
     workflow_id: int
     node_name: str
@@ -105,6 +106,8 @@ class NewInstanceRow:
     start_time: str
     #: Launch parameters to store in ``t_workflow_instance_parameters``; None: do not store.
     parameters: tuple[tuple[str, str], ...] | None
+    #: The instance's savepoint for the row's id, stored with the row (one transaction).
+    savepoint: Callable[[int], str] | None = None
 
 
 @dataclass(frozen=True)

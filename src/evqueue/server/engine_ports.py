@@ -220,7 +220,8 @@ class DbInstanceStore:
         return await self._inserts.insert(instance_verbs.InstanceSpec(
             workflow_id=row.workflow_id, node_name=row.node_name, schedule_id=row.schedule_id,
             host=row.host or None, comment=row.comment or None,
-            start=_parse_time(row.start_time), parameters=row.parameters or ()))
+            start=_parse_time(row.start_time), parameters=row.parameters or (),
+            savepoint_for=row.savepoint))
 
     async def write_instances(self, writes: Sequence[InstanceWrite]) -> None:
         inserts = [w for w in writes if w.insert]

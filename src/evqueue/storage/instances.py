@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,9 @@ class InstanceSpec:
     end: datetime.datetime | None = None
     errors: int | None = 0
     instance_id: int | None = None
+    #: The savepoint as a function of the new row's id, stored in the same transaction (an
+    #: automatic id is known only once the row is inserted).
+    savepoint_for: Callable[[int], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +186,9 @@ async def create_instances(db: Database, specs: Sequence[InstanceSpec]) -> list[
                 # The values as parameters of one statement: compiled once, not per row.
                 result = await conn.execute(insert(t_workflow_instance), _spec_values(spec))
                 ids.append(int(result.inserted_primary_key[0]))
+                if spec.savepoint_for is not None:
+                    await conn.execute(_UPDATE_SAVEPOINT, {
+                        "b_id": ids[-1], "b_savepoint": spec.savepoint_for(ids[-1])})
         parameters = [
             {"workflow_instance_id": instance_id, "workflow_instance_parameter": name,
              "workflow_instance_parameter_value": value}
