@@ -18,7 +18,8 @@ from evqueue.engine.scheduler import (
     entry_from_row,
 )
 from evqueue.model.schedule import Schedule
-from evqueue.storage.cluster import schedule_fire_instance
+from evqueue.storage.cluster import claim_schedule_fire, schedule_fire_instance
+from evqueue.storage.instances import InstanceSpec, create_instance
 from evqueue.storage.workflow_schedules import (
     WorkflowScheduleSpec,
     create_workflow_schedule,
@@ -283,3 +284,50 @@ async def test_stored_rows_become_entries(db) -> None:
     assert entry_from_row(row) == ScheduleEntry(
         schedule_id, row.workflow_id, "wf", Schedule.parse("0;30;2;;;"), "all", "SUSPEND",
         "", "", (("a", "1"),))
+
+
+# --- claims a node made before it was killed ---------------------------------------------
+
+@pytest.mark.backends
+async def test_a_due_time_claimed_and_never_launched_is_launched_at_restart(db) -> None:
+    schedule_id = await _schedule(db)
+    # node1 claimed the run due at +2 s, then was killed before it launched anything.
+    assert await claim_schedule_fire(db, schedule_id, sharp(2), "node1")
+    clock = FakeClock(at(5))
+    scheduler, engine, launcher = _scheduler(db, "node1", clock)
+    await scheduler.start()
+    await launcher.settle()
+    assert len(launcher.spawned) == 1, "launched late, once"
+    node, instance_id = await schedule_fire_instance(db, schedule_id, sharp(2))
+    assert node == "node1" and instance_id is not None and instance_id > 0
+    await scheduler.stop()
+    again, _, launcher2 = _scheduler(db, "node1", clock)  # a second restart: settled already
+    await again.start()
+    await again.stop()
+    assert launcher2.spawned == []
+
+
+@pytest.mark.backends
+async def test_a_claimed_run_whose_instance_exists_is_recorded_not_launched(db) -> None:
+    schedule_id = await _schedule(db)
+    assert await claim_schedule_fire(db, schedule_id, sharp(2), "node1")
+    # The launch's row was written (and the engine resumed it), the record was not.
+    instance_id = await create_instance(db, InstanceSpec(
+        workflow_id=1, node_name="node1", schedule_id=schedule_id,
+        start=sharp(2) + datetime.timedelta(milliseconds=300)))
+    scheduler, engine, launcher = _scheduler(db, "node1", FakeClock(at(5)))
+    await scheduler.start()
+    assert launcher.spawned == []
+    assert await schedule_fire_instance(db, schedule_id, sharp(2)) == ("node1", instance_id)
+    await scheduler.stop()
+
+
+@pytest.mark.backends
+async def test_a_claim_of_another_node_is_left_to_it(db) -> None:
+    schedule_id = await _schedule(db)
+    assert await claim_schedule_fire(db, schedule_id, sharp(2), "node2")
+    scheduler, engine, launcher = _scheduler(db, "node1", FakeClock(at(5)))
+    await scheduler.start()
+    await scheduler.stop()
+    assert launcher.spawned == []
+    assert await schedule_fire_instance(db, schedule_id, sharp(2)) == ("node2", None)

@@ -15,9 +15,9 @@ with ``kill -9``:
   record of its instance.
 
 The killed node restarts after 0 … ``--max-down`` seconds (it resumes its run); at least one
-node always runs. In the end the schedule is locked, every run ends, and the probe counts,
-over the span of the claimed due times, due times, fires, duplicates (store and task side)
-and missed due times.
+node always runs. In the end, once the node behind has claimed every due time so far, the
+schedule is locked, every run ends, and the probe counts, over the span of the claimed due
+times, due times, fires, duplicates (store and task side) and missed due times.
 
 Example::
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import random
 import shutil
 import signal
@@ -100,6 +101,7 @@ def _run(args: argparse.Namespace, directory: Path) -> dict[str, object]:
             restarts.append(_start(victim, offsets[victim.name]))
             print(f"{time.monotonic() - begin:6.0f} s: killed and restarted {victim.name}, "
                   f"{len(probe.fires())} due times claimed", flush=True)
+        probe.wait_caught_up(datetime.datetime.now(), timeout=args.skew + PERIOD * 5)
         probe.finish(nodes.values(), timeout=120)
         tally = probe.tally()
     finally:

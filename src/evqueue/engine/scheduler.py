@@ -16,7 +16,10 @@ Rules:
   that loads the schedule tries to claim (schedule, due time) in ``t_schedule_fire``, whose
   primary key lets exactly one claim succeed; that node launches and records the instance id,
   the others skip the due time. A node that dies loses nothing: the live nodes claim the next
-  due times.
+  due times. A node killed between its claim and recording the instance settles its claims
+  of the last hour when it starts again: the instance it launched (the launch's row exists
+  from the launch's first transaction, and the engine resumed it) is recorded, or the due
+  time is launched then, late; if the schedule is running meanwhile the due time is skipped.
 - "One run at a time" is a rule of each node: with ``any``, a run still going on another
   node does not stop this node from claiming the next due time (evQueue asked every node of
   ``cluster.nodes`` for its running schedules instead, and fired nothing while one was down).
@@ -55,7 +58,12 @@ from evqueue.engine.events import EventType
 from evqueue.engine.statistics import EndedInstance
 from evqueue.model.schedule import Schedule
 from evqueue.protocol.errors import InvalidSchedule
-from evqueue.storage.cluster import claim_schedule_fire, set_schedule_fire_instance
+from evqueue.storage.cluster import (
+    claim_schedule_fire,
+    scheduled_instance_since,
+    set_schedule_fire_instance,
+    unrecorded_fires,
+)
 from evqueue.storage.database import Database
 from evqueue.storage.errors import StorageError
 from evqueue.storage.workflow_schedules import (
@@ -86,6 +94,10 @@ ANY_NODE = "any"
 ALL_NODES = "all"
 #: Longest single sleep (seconds): the wall clock is read again at least this often.
 MAX_SLEEP = 60.0
+#: How far back a restarted node looks for due times it claimed and did not record.
+CLAIM_RECOVERY_WINDOW = datetime.timedelta(hours=1)
+#: Recorded on a claim settled without a run (its schedule was running or gone).
+NOT_RUN = 0
 #: Seconds :meth:`Scheduler.stop` waits for fires in progress.
 STOP_TIMEOUT = 10.0
 # Timers may fire a hair early; waking just after the due second avoids a second short sleep.
@@ -215,6 +227,16 @@ class SchedulePlan:
         if slot is not None:
             slot.firing, slot.instance_id = False, instance_id
 
+    def recover(self, schedule_id: int, due_time: datetime.datetime) -> Fire | None:
+        """A fire this node claimed before it stopped, and never launched: handed out now
+        (late) when its schedule is loaded and idle, else None (a run is going on: the due
+        time is skipped, as any due time reached while the schedule runs)."""
+        slot = self._slots.get(schedule_id)
+        if slot is None or slot.busy:
+            return None
+        slot.firing = True
+        return Fire(slot.entry, due_time)
+
     def skipped(self, fire: Fire, now: datetime.datetime) -> None:
         """A fire did not launch (claimed by another node, or the launch failed)."""
         slot = self._slots.get(fire.entry.id)
@@ -325,7 +347,39 @@ class Scheduler:
         running = {i.schedule_id: i.id for i in self.engine.instances()
                    if i.schedule_id is not None}
         await self.reload(running)
+        await self._finish_claims()
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _finish_claims(self) -> None:
+        """Settle the due times this node claimed but did not record (it was killed between
+        the claim and the record): record the instance it launched, or launch it now."""
+        try:
+            claims = await unrecorded_fires(self.db, self.node_name,
+                                            self.now() - CLAIM_RECOVERY_WINDOW)
+        except StorageError as exc:
+            log.warning("scheduler: cannot read this node's unrecorded fires: %s", exc)
+            return
+        for schedule_id, due_time in claims:
+            try:
+                instance_id = await scheduled_instance_since(self.db, schedule_id,
+                                                             self.node_name, due_time)
+                if instance_id is None:
+                    fire = self.plan.recover(schedule_id, due_time)
+                    if fire is None:
+                        log.warning("[WSID %d] %s: claimed before a crash, not run (the "
+                                    "schedule runs or is gone)", schedule_id, due_time)
+                        await set_schedule_fire_instance(self.db, schedule_id, due_time,
+                                                         NOT_RUN)
+                        continue
+                    log.warning("[WSID %d] %s: claimed before a crash and not launched: "
+                                "launching now", schedule_id, due_time)
+                    instance_id = await self._launch(fire)
+                if instance_id is not None:
+                    await set_schedule_fire_instance(self.db, schedule_id, due_time,
+                                                     instance_id)
+            except StorageError as exc:
+                log.warning("[WSID %d] cannot settle the fire due %s: %s", schedule_id,
+                            due_time, exc)
 
     async def stop(self) -> None:
         """Stop firing; runs in progress carry on in the engine.
@@ -406,6 +460,24 @@ class Scheduler:
                 log.info("[WSID %d] %s: run taken by another node", entry.id, fire.due_time)
                 self.plan.skipped(fire, self.now())
                 return None
+        except StorageError as exc:
+            log.warning("[WSID %d] cannot claim the run due %s: %s", entry.id, fire.due_time,
+                        exc)
+            self.plan.skipped(fire, self.now())
+            return None
+        instance_id = await self._launch(fire)
+        if instance_id is not None and fire.claim:
+            try:
+                await set_schedule_fire_instance(self.db, entry.id, fire.due_time, instance_id)
+            except StorageError as exc:
+                log.warning("[WSID %d] cannot record instance %d: %s", entry.id, instance_id,
+                            exc)
+        return instance_id
+
+    async def _launch(self, fire: Fire) -> int | None:
+        """Launch a fire's workflow and tell the plan; None when the launch failed."""
+        entry = fire.entry
+        try:
             instance_id = await self.engine.launch(
                 entry.workflow_id, entry.parameters, host=entry.host, user=entry.user,
                 schedule_id=entry.id)
@@ -424,12 +496,6 @@ class Scheduler:
         log.log(25, "[WID %d] instantiated by workflow scheduler (schedule %d, due %s)",
                 instance_id, entry.id, fire.due_time)
         self.engine.events.emit(EventType.WORKFLOWSCHEDULE_STARTED, entry.id)
-        if fire.claim:
-            try:
-                await set_schedule_fire_instance(self.db, entry.id, fire.due_time, instance_id)
-            except StorageError as exc:
-                log.warning("[WSID %d] cannot record instance %d: %s", entry.id, instance_id,
-                            exc)
         return instance_id
 
     # -- ends of runs --------------------------------------------------------------------------

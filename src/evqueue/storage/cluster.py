@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evqueue.storage.database import Database
 from evqueue.storage.errors import DuplicateName
-from evqueue.storage.tables import t_node, t_schedule_fire, t_uniqueaction
+from evqueue.storage.tables import t_node, t_schedule_fire, t_uniqueaction, t_workflow_instance
 from evqueue.storage.timeutil import db_time
 
 __all__ = [
@@ -32,8 +32,10 @@ __all__ = [
     "list_nodes",
     "register_node",
     "schedule_fire_instance",
+    "scheduled_instance_since",
     "set_schedule_fire_instance",
     "try_unique_action",
+    "unrecorded_fires",
     "unregister_node",
 ]
 
@@ -179,3 +181,36 @@ async def schedule_fire_instance(
         select(c.node_name, c.workflow_instance_id).where(*_fire_key(schedule_id, due_time))
     )
     return (row.node_name, row.workflow_instance_id) if row else None
+
+
+async def unrecorded_fires(
+    db: Database, node_name: str, since: datetime.datetime
+) -> list[tuple[int, datetime.datetime]]:
+    """(schedule id, due time) of the fires ``node_name`` claimed since ``since`` without
+    recording an instance: the node stopped between the claim and the record."""
+    c = t_schedule_fire.c
+    rows = await db.fetch_all(
+        select(c.workflow_schedule_id, c.due_time)
+        .where(c.node_name == node_name, c.workflow_instance_id.is_(None),
+               c.due_time >= db_time(since))
+        .order_by(c.due_time)
+    )
+    return [(row.workflow_schedule_id, row.due_time) for row in rows]
+
+
+async def scheduled_instance_since(
+    db: Database, schedule_id: int, node_name: str, due_time: datetime.datetime
+) -> int | None:
+    """The first instance of schedule ``schedule_id`` launched on ``node_name`` at or after
+    ``due_time`` that no fire records: the one an unrecorded claim launched, if any."""
+    wi, fire = t_workflow_instance.c, t_schedule_fire.c
+    recorded = select(fire.workflow_instance_id).where(
+        fire.workflow_schedule_id == schedule_id, fire.workflow_instance_id.is_not(None))
+    return await db.scalar(
+        select(wi.workflow_instance_id)
+        .where(wi.workflow_schedule_id == schedule_id, wi.node_name == node_name,
+               wi.workflow_instance_start >= db_time(due_time),
+               wi.workflow_instance_id.not_in(recorded))
+        .order_by(wi.workflow_instance_id)
+        .limit(1)
+    )
