@@ -57,6 +57,7 @@ from evqueue.protocol import (
     Transport,
     frame,
 )
+from evqueue.server.memory import MemoryTrimmer
 from evqueue.storage.errors import StorageError
 
 __all__ = ["AUTH_MAX_SIZE", "IDLE_ERROR", "SHUTDOWN_GRACE", "ApiServer", "ListenError"]
@@ -209,6 +210,7 @@ class _Connection:
             except OSError:
                 raise _Closed() from None
             if data:
+                self.server.trimmer.received(len(data))
                 self.protocol.receive_data(data)
             else:
                 self.protocol.receive_eof()
@@ -304,6 +306,7 @@ class ApiServer:
         self.rcv_timeout = _timeout(cfg["network.rcv.timeout"])
         self.snd_timeout = _timeout(cfg["network.snd.timeout"])
         self.dpd_interval = _timeout(cfg["dpd.interval"])
+        self.trimmer = MemoryTrimmer()  # heap pages of large requests go back to the system
         self.max_size: int = cfg["network.message.maxsize"]
         self._servers: list[asyncio.Server] = []
         self._connections: dict[asyncio.Task[Any], _Connection] = {}
@@ -328,6 +331,7 @@ class ApiServer:
 
     async def stop(self) -> None:
         """Stop listening, then close every connection (see the module rules)."""
+        self.trimmer.close()
         for server in self._servers:
             server.close()
         self._servers.clear()
