@@ -8,6 +8,7 @@ directory, or the PostgreSQL/MariaDB database of the run) and tell each other ab
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import random
 import re
@@ -25,7 +26,7 @@ import pytest
 
 from evqueue.client.sync import Client
 from evqueue.process.ipc import parse_qid, remove_queue
-from evqueue.protocol import WrongNode
+from evqueue.protocol import UnknownInstance, WrongNode
 from tests.e2e.nodes import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,7 +285,10 @@ def _check_one_node_stops_and_rejoins(team: Team, sleeper: str) -> None:
         running = carol.exec("<status action='query' type='workflows'/>")
         assert [w.get("id") for w in running] == [sleeper], "carol's instance runs on"
         carol.exec(f"<instance action='kill' id='{sleeper}'/>")
-        assert carol.exec(f"<instance action='wait' id='{sleeper}' timeout='30'/>") is not None
+        with contextlib.suppress(UnknownInstance):  # it may have ended already
+            carol.exec(f"<instance action='wait' id='{sleeper}' timeout='30'/>")
+        assert wait_for(lambda: carol.exec(f"<instance action='query' id='{sleeper}'/>")[0]
+                        .get("status") == "TERMINATED", 30)
     _stop_node(team, "carol")
 
     again = team.script("start-cluster.sh")
