@@ -12,7 +12,7 @@ Phases (``--phases``, all by default), on one node with the default configuratio
 
 Example::
 
-    python -m tests.soak.resources --tasks 100000 --connections 10000 --json res.json
+    python -m tests.soak.resources --tasks 100000 --minutes 60 --connections 10000 --json res.json
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ __all__ = ["main"]
 TASKS_PER_INSTANCE = 101
 
 
-def tasks_phase(node: Node, tasks: int, figures: dict[str, object]) -> None:
+def tasks_phase(node: Node, tasks: int, figures: dict[str, object],
+                minutes: float = 0.0) -> None:
     assert node.process is not None
     pid = node.process.pid
     forker = int((Path(node.directory) / "forker.pid").read_text())
@@ -48,9 +49,9 @@ def tasks_phase(node: Node, tasks: int, figures: dict[str, object]) -> None:
         client.exec(f"<workflow action='create' name='loop' content='{b64(LOOP)}'/>")
         start = time.monotonic()
         done = 0
-        while done < instances:
+        while done < instances or time.monotonic() - start < minutes * 60:
             batch = [client.exec("<instance action='launch' name='loop'/>").get(
-                "workflow-instance-id") for _ in range(min(20, instances - done))]
+                "workflow-instance-id") for _ in range(max(1, min(20, instances - done)))]
             for instance_id in batch:
                 with contextlib.suppress(UnknownInstance):
                     client.exec(f"<instance action='wait' id='{instance_id}' timeout='600'/>")
@@ -70,8 +71,9 @@ def tasks_phase(node: Node, tasks: int, figures: dict[str, object]) -> None:
     growth = (last.rss_kb - first.rss_kb) / 1024
     per_10k = growth / max(1, last_tasks - first_tasks) * 10_000
     figures.update({
-        "tasks: run": done * TASKS_PER_INSTANCE, "tasks: per second": done * TASKS_PER_INSTANCE
-        / took, "tasks: engine fds at half-way / end": f"{first.fds} / {last.fds}",
+        "tasks: run": done * TASKS_PER_INSTANCE, "tasks: minutes": took / 60,
+        "tasks: per second": done * TASKS_PER_INSTANCE / took,
+        "tasks: engine fds at half-way / end": f"{first.fds} / {last.fds}",
         "tasks: engine RSS MB at half-way / end": f"{first.rss_kb / 1024:.1f} / "
                                                     f"{last.rss_kb / 1024:.1f}",
         "tasks: RSS growth MB per 10,000 tasks (2nd half)": per_10k,
@@ -133,6 +135,8 @@ def output_phase(node: Node, megabytes: int, figures: dict[str, object]) -> None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks in the tasks phase")
+    parser.add_argument("--minutes", type=float, default=0.0,
+                        help="go on launching tasks until this long has passed, too")
     parser.add_argument("--connections", type=int, default=10_000,
                         help="connections in the connections phase")
     parser.add_argument("--output-mb", type=int, default=100, help="size of the huge output")
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         assert node.process is not None
         figures["engine RSS MB at start"] = sample(node.process.pid).rss_kb / 1024
         if "tasks" in phases:
-            tasks_phase(node, args.tasks, figures)
+            tasks_phase(node, args.tasks, figures, args.minutes)
         if "connections" in phases:
             connections_phase(node, args.connections, figures)
         if "output" in phases:
