@@ -432,6 +432,25 @@ class TestRestart:
         assert launcher.released == [tid] and tid not in engine.known_tids()
         await engine.stop()
 
+    async def test_a_result_given_up_by_the_writer_is_released_only_once_stored(self):
+        engine, launcher, store, _ = make_engine(
+            {"one": ONE}, script=lambda c: HOLD, savepoint_level=3,
+            savepoint_retry_times=1, savepoint_retry_wait=0)
+        instance_id = await engine.launch("one")
+        await launcher.settle()
+        tid = launcher.spawned[0].tid
+        store.fail_writes = 4  # the final write fails twice, is given up, fails once more
+        launcher.finish(tid, Outcome(0, "out"))
+        assert await engine.wait(instance_id, timeout=5)  # the engine went on
+        assert store.rows[instance_id].status == "EXECUTING" and launcher.released == []
+        for _ in range(60):  # the writer tries again every second (at least)
+            if launcher.released:
+                break
+            await asyncio.sleep(0.05)
+        assert store.rows[instance_id].status == "TERMINATED"
+        assert launcher.released == [tid]
+        await engine.stop()
+
     async def test_empty_savepoint_is_not_resumed(self):
         # A crash between the launch's row insert and its first write (before the launch
         # was answered) leaves a row with an empty savepoint.

@@ -508,7 +508,7 @@ class Engine:
     def _ended(self, instance: Instance) -> None:
         self._background_task(self._finish(instance, self._persistence.ended(instance)))
 
-    async def _finish(self, instance: Instance, written: asyncio.Future[None]) -> None:
+    async def _finish(self, instance: Instance, written: asyncio.Future[bool]) -> None:
         await written
         ended = EndedInstance(instance.id, instance.workflow_id, instance.schedule_id,
                               instance.errors, instance.to_xml())

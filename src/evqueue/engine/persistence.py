@@ -30,6 +30,7 @@ stored in the datastore and only referenced from the instance XML.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
 from collections.abc import Callable, Iterable
@@ -66,7 +67,8 @@ class Persistence:
         self._settings = settings
         self.writer = SavepointWriter(store, retry=settings.savepoint_retry,
                                       retry_times=settings.savepoint_retry_times,
-                                      retry_wait=settings.savepoint_retry_wait)
+                                      retry_wait=settings.savepoint_retry_wait,
+                                      on_stored=lambda write: self._release_all(write.results))
         self._next_id: int | None = None
         self._lock = asyncio.Lock()
         self._window = settings.savepoint_window
@@ -137,7 +139,7 @@ class Persistence:
             if instance.status == Status.EXECUTING:
                 self._submit(instance, terminal=False)
 
-    def store_now(self, instance: Instance) -> asyncio.Future[None]:
+    def store_now(self, instance: Instance) -> asyncio.Future[bool]:
         """Write a running instance now (level ≥ 2), whatever the window; done once stored.
 
         Used where a crash must not lose the current state: an answered launch, a task
@@ -152,14 +154,14 @@ class Persistence:
         """Task *tid*'s result went into *instance*: ``release(tid)`` once it is stored."""
         self._held.setdefault(instance.id, []).append(tid)
 
-    def _submit(self, instance: Instance, *, terminal: bool) -> asyncio.Future[None]:
-        future = self.writer.submit(self.write(instance, terminal=terminal))
+    def _submit(self, instance: Instance, *, terminal: bool) -> asyncio.Future[bool]:
+        write = self.write(instance, terminal=terminal)
         tids = self._held.pop(instance.id, None)
-        if tids:
-            future.add_done_callback(lambda _: self._release_all(tids))
-        return future
+        if tids:  # released once this write (or one that replaces it) is stored
+            write = dataclasses.replace(write, results=tuple(tids))
+        return self.writer.submit(write)
 
-    def _release_all(self, tids: list[int]) -> None:
+    def _release_all(self, tids: Iterable[int]) -> None:
         if self._release is not None:
             for tid in tids:
                 self._release(tid)
@@ -169,7 +171,7 @@ class Persistence:
         self.write_changed()
         await self.writer.flush()
 
-    def ended(self, instance: Instance) -> asyncio.Future[None]:
+    def ended(self, instance: Instance) -> asyncio.Future[bool]:
         """An instance terminated: its final write (none at level 0); done once stored."""
         self._dirty.pop(instance.id, None)  # the final write supersedes a pending one
         if self.level >= 1:
@@ -227,7 +229,7 @@ class Persistence:
         )
 
 
-def _done() -> asyncio.Future[None]:
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    done.set_result(None)
+def _done() -> asyncio.Future[bool]:
+    done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    done.set_result(True)
     return done

@@ -135,6 +135,9 @@ class InstanceWrite:
     insert: bool
     custom_filters: tuple[tuple[str, str], ...] | None = None
     tags: tuple[str, ...] | None = None
+    #: tids of task results this write is the first to hold: what the process layer keeps
+    #: for them may go once it is stored.
+    results: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

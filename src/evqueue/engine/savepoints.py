@@ -3,8 +3,10 @@
 Rules:
 
 * :meth:`SavepointWriter.submit` never blocks: it queues a write and returns a future that is
-  done once the write is stored (or given up). A newer write of the same instance replaces a
-  queued one; its waiters are kept.
+  done once the write is stored (True) or given up (False). A newer write of the same
+  instance replaces a queued one; its waiters are kept.
+* ``on_stored(write)`` is called for each stored write that holds task results
+  (``InstanceWrite.results``); a write that replaces another takes over its results.
 * One background task writes everything queued so far in one ``write_instances`` call; writes
   submitted meanwhile go into the next batch. Under load, batches grow instead of queuing
   transactions.
@@ -20,7 +22,9 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Callable
 
 from evqueue.engine.ports import InstanceStore, InstanceWrite
 
@@ -46,10 +50,12 @@ class SavepointWriter:
         retry: bool = True,
         retry_times: int = 2,
         retry_wait: float = 2.0,
+        on_stored: Callable[[InstanceWrite], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_stored = on_stored
         self._retry, self._retry_times, self._retry_wait = retry, retry_times, retry_wait
-        self._pending: dict[int, tuple[InstanceWrite, list[asyncio.Future[None]]]] = {}
+        self._pending: dict[int, tuple[InstanceWrite, list[asyncio.Future[bool]]]] = {}
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
@@ -63,13 +69,16 @@ class SavepointWriter:
         """How many writes wait for the store to come back."""
         return len(self._deferred)
 
-    def submit(self, write: InstanceWrite) -> asyncio.Future[None]:
-        """Queue *write*; the returned future is done once it is stored or given up."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        _, waiters = self._pending.pop(write.instance_id, (None, []))
+    def submit(self, write: InstanceWrite) -> asyncio.Future[bool]:
+        """Queue *write*; the returned future is True once it is stored, False if given up."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        older, waiters = self._pending.pop(write.instance_id, (None, []))
+        deferred = self._deferred.pop(write.instance_id, None)  # superseded
+        for replaced in (older, deferred):  # the results they held are now this one's
+            if replaced is not None and replaced.results:
+                write = dataclasses.replace(write, results=replaced.results + write.results)
         waiters.append(future)
         self._pending[write.instance_id] = (write, waiters)
-        self._deferred.pop(write.instance_id, None)  # superseded
         self._idle.clear()
         self._wake()
         return future
@@ -119,13 +128,19 @@ class SavepointWriter:
             if not self._pending:
                 self._idle.set()
 
-    async def _write(self, batch: list[tuple[InstanceWrite, list[asyncio.Future[None]]]]) -> None:
+    async def _write(self, batch: list[tuple[InstanceWrite, list[asyncio.Future[bool]]]]) -> None:
         writes = [write for write, _ in batch]
         tries = 0
+        stored = False
         while True:
             try:
                 await self._store.write_instances(writes)
                 self.batches += 1
+                stored = True
+                if self._on_stored is not None:
+                    for write in writes:
+                        if write.results:
+                            self._on_stored(write)
                 break
             except Exception:
                 logger.exception("savepoint write of %d instance(s) failed", len(writes))
@@ -137,7 +152,7 @@ class SavepointWriter:
         for _, waiters in batch:
             for future in waiters:
                 if not future.done():
-                    future.set_result(None)
+                    future.set_result(stored)
 
     def _defer(self, writes: list[InstanceWrite]) -> None:
         """Keep writes given up for a later try (none newer is queued: it would replace it)."""
