@@ -266,6 +266,7 @@ class TestControl:
         assert await engine.wait(instance_id, timeout=5)
         task = xml_of(store, instance_id).find(".//task")
         assert task.get("error") == "Task execution : fork failed"
+        assert task.get("tid") is None, "no process ever had a tid"
         assert engine.queue_statistics()[0].running_tasks == 0
 
     async def test_progress_and_signed_retcode(self):

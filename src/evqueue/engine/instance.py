@@ -243,6 +243,7 @@ class Instance:
         """A queued task could not be started (fork failure…): ABORTED, one error."""
         st = self._begin(now)
         task = self._task(evqid)
+        task.attrib.pop("tid", None)  # stored before the start was tried; no process has it
         st.abort(task, f"Task execution : {message}")
         st.error(task)
         st.count("queued", -1, task)
