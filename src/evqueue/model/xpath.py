@@ -25,6 +25,9 @@ Rules of this module:
   changes need no call.
 * Every failure of an expression (syntax, type, division by zero, a failing evq function) is an
   :class:`XPathError` carrying a message; nothing else escapes :func:`evaluate`.
+* Strings compare by Unicode code point unless an expression names another collation, whatever
+  the process locale is. Parsing and evaluation run under :class:`_CollationGuard`, so a
+  collation whose locale is missing is an :class:`XPathError`, never a blocked engine.
 * Standard XPath 2.0 semantics apply where evQueue's own dialect differs (1-based ``substring``,
   existential ``!=``, decimal arithmetic, ``|`` precedence, ``concat`` and every other standard
   function exist); the differences are listed in docs/compatibility.md.
@@ -33,6 +36,8 @@ Rules of this module:
 from __future__ import annotations
 
 import datetime
+import locale
+import threading
 from collections.abc import Callable, Iterator
 from copy import copy
 from dataclasses import dataclass
@@ -40,6 +45,8 @@ from functools import lru_cache
 from typing import Any
 
 from elementpath import ElementPathError, XPath2Parser, XPathContext
+from elementpath import collations as _collations
+from elementpath.collations import UNICODE_CODEPOINT_COLLATION
 from elementpath.xpath_nodes import (
     AttributeNode,
     DocumentNode,
@@ -379,14 +386,58 @@ def _mark_steps(token: Any) -> None:
             step.as_step = True
 
 
+class _CollationGuard:
+    """Parsing or evaluating one expression without leaving elementpath's locale state broken.
+
+    elementpath switches ``LC_COLLATE`` for a locale collation (a ``UCA?lang=…`` URI) under a
+    module-level lock that it acquires before the switch and releases only in the collation's
+    ``__exit__``. When the locale is missing (and also when restoring the previous one fails:
+    Python 3.11 reads ``C.UTF-8`` back as ``en_US.UTF-8``), ``locale.Error`` escapes with the lock
+    still held, and the next collation blocks the engine's only thread forever. The guard
+    releases that lock and puts ``LC_COLLATE`` back after every parse and evaluation. Releasing
+    is sound because every use of elementpath in the process goes through this module and
+    :data:`_XPATH_LOCK` keeps those uses one at a time, so a held lock after one of them is
+    always a leak, never another collation in progress.
+    """
+
+    __slots__ = ("_lc_collate",)
+
+    def __enter__(self) -> None:
+        _XPATH_LOCK.acquire()
+        self._lc_collate = locale.setlocale(locale.LC_COLLATE)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            lock = _collations._locale_collate_lock
+            if lock.locked():
+                lock.release()
+            if locale.setlocale(locale.LC_COLLATE) != self._lc_collate:
+                locale.setlocale(locale.LC_COLLATE, self._lc_collate)
+        finally:
+            _XPATH_LOCK.release()
+
+
+#: Held while elementpath parses or evaluates (see :class:`_CollationGuard`).
+_XPATH_LOCK = threading.RLock()
+
+
+def _failure(exc: Exception) -> XPathError:
+    """The :class:`XPathError` reporting an exception raised by elementpath."""
+    if isinstance(exc, ElementPathError):
+        return XPathError(_describe(exc))
+    if isinstance(exc, locale.Error):
+        return XPathError(f"Unsupported collation: a locale it needs is not installed ({exc})")
+    return XPathError(f"{type(exc).__name__}: {exc}")
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def _compile(expression: str) -> Any:
+    # The parser evaluates constant subexpressions (a collation among them) while parsing.
     try:
-        token = _EvqParser().parse(expression)
-    except ElementPathError as exc:
-        raise XPathError(_describe(exc)) from None
-    except Exception as exc:  # any other parser failure is still a bad expression
-        raise XPathError(f"{type(exc).__name__}: {exc}") from None
+        with _CollationGuard():
+            token = _EvqParser(default_collation=UNICODE_CODEPOINT_COLLATION).parse(expression)
+    except Exception as exc:  # any parser failure is a bad expression
+        raise _failure(exc) from None
     _mark_steps(token)
     return token
 
@@ -436,13 +487,12 @@ def evaluate(
     context = XPathContext(nodes, item=doc.node_of(item), current_dt=scope.now)
     context.evq = _Evaluation(doc, scope)
     try:
-        return [_convert(x) for x in token.select(context) if x is not None]
+        with _CollationGuard():
+            return [_convert(x) for x in token.select(context) if x is not None]
     except XPathError:
         raise
-    except ElementPathError as exc:
-        raise XPathError(_describe(exc)) from None
     except Exception as exc:  # user input must never break the caller: report it instead
-        raise XPathError(f"{type(exc).__name__}: {exc}") from None
+        raise _failure(exc) from None
 
 
 def _convert(item: Any) -> Item:
