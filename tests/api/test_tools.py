@@ -71,7 +71,7 @@ async def test_status_configuration_is_sorted_and_masked(ctx):
     assert names == sorted(names) and "network.bind.port" in names
     values = {entry.get("name"): entry.get("value") for entry in entries}
     assert values["mysql.password"] == "****"
-    assert values["cluster.notify.password"] == "", "an empty password shows as empty"
+    assert values["cluster.notify.password"] == "****", "an empty password is masked too"
     assert values["database.url"] == "postgresql://evq:****@db/evq"
     assert values["cluster.node.name"] == "node1"
     assert ctx.stats.statistics_queries == 1

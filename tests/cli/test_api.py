@@ -70,6 +70,19 @@ def test_status_configuration_table(capsys, connect):
     assert ["cluster.node.name", "node1"] in [line.split() for line in lines]
 
 
+def test_status_configuration_masks_every_password_set_or_not(capsys, node):
+    # As evQueue does: the value of a key ending in ".password" is never shown, and an empty
+    # one is not told apart either (this node sets none of them).
+    code, out, _ = run(capsys, "--connect", f"unix://{node.socket_path}", "--user", "admin",
+                       "--password", "admin", "--xml", "status", "configuration")
+    assert code == 0
+    entries = {entry.get("name"): entry.get("value")
+               for entry in etree.fromstring(out).iter("entry")}
+    passwords = {name: value for name, value in entries.items() if name.endswith(".password")}
+    assert passwords == {"cluster.notify.password": "****", "elog.mysql.password": "****",
+                         "git.password": "****", "mysql.password": "****"}
+
+
 def test_ko_is_exit_1_with_the_error_and_its_code(capsys, connect):
     code, out, err = run(capsys, "--connect", connect, "--user", "admin", "--password", "admin",
                          "<status action='query' type='nosuch'/>")

@@ -120,11 +120,15 @@ class Config(Mapping[str, Any]):
         return Config({**self._raw, **values}, filename=self.filename)
 
     def masked(self) -> dict[str, str]:
-        """Raw values sorted by key, with secrets (``*.password``, URL passwords) masked."""
+        """Raw values sorted by key, with secrets (``*.password``, URL passwords) masked.
+
+        Every key ending in ``.password`` shows ``****``, empty ones included, as evQueue
+        does: the answer does not even tell whether a password is set.
+        """
         result = {}
         for key in sorted(self._raw):
             value = self._raw[key]
-            if key.endswith(".password") and value:
+            if key.endswith(".password"):
                 value = MASK
             elif key == "database.url":
                 value = _mask_url(value)
