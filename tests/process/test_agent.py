@@ -67,7 +67,20 @@ def test_usage_and_bad_header() -> None:
     process = subprocess.run([sys.executable, "-m", "evqueue.process.agent"],
                              capture_output=True, timeout=30)
     assert process.returncode == 255
-    assert b"Usage" in process.stderr
+    assert process.stderr.startswith(b"usage: evqueue-agent PATH [ARG...]\n")
     code, streams = run_agent(["/bin/true"], b"garbage")
     assert code == 255
     assert b"evqueue_agent:" in streams[2]
+
+
+def test_help_prints_a_usage_text_and_exits_0() -> None:
+    # Someone who finds evqueue-agent on a host and asks it what it is gets an answer, not a
+    # framing error about the header the monitor would have sent.
+    script = Path(sys.executable).with_name("evqueue-agent")
+    for flag in ("--help", "-h"):
+        result = subprocess.run([str(script), flag], capture_output=True, text=True, timeout=30,
+                                stdin=subprocess.DEVNULL)
+        assert (result.returncode, result.stderr) == (0, ""), flag
+        assert result.stdout.startswith("usage: evqueue-agent PATH [ARG...]\n")
+        assert "ssh" in result.stdout and "monitor" in result.stdout
+

@@ -11,6 +11,8 @@ Usage (the monitor builds this command): ``evqueue-agent PATH [ARG...]``, also r
   as frames ``"%02d%09d" % (fd, len)`` + data (≤ 4096 bytes each).
 - The agent exits with the task's exit status, or -1 (255) when it was killed by a signal or
   could not be started.
+- ``-h``/``--help`` prints :data:`USAGE` and exits 0; no argument at all prints it on stderr
+  and exits 255, as evQueue's agent does.
 - Like the monitor, it uses the standard library only (no sysv_ipc: nothing is reported by IPC
   on the remote side).
 """
@@ -28,6 +30,19 @@ from evqueue.process.errors import AgentProtocolError
 __all__ = ["main"]
 
 _FORWARDED_FDS = (1, 2, 3)
+
+USAGE = """usage: evqueue-agent PATH [ARG...]
+
+Runs one task of an evqueue node on this host. It is not meant to be run by hand: for a
+remote task with use-agent="yes", the node's monitor starts it over ssh as
+  ssh [USER@]HOST AGENT PATH [ARG...]
+where AGENT is the node's processmanager.agent.path (default /usr/bin/evqueue_agent: link it
+to this program). The monitor writes a header on the agent's stdin (the task's environment
+and, for a SCRIPT task, the script to write to PATH), then the task's stdin. The agent runs
+PATH with the arguments, sends the task's stdout, stderr and log channel (fd 3) back on its
+stdout as frames, and exits with the task's exit status (255 when the task could not be
+started or was killed by a signal).
+"""
 
 
 def _emit(fd: int, data: bytes) -> None:
@@ -92,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        sys.stderr.write("Usage : evqueue-agent <command> <parameters...>\n")
+        sys.stderr.write(USAGE)
         return -1
+    if argv[0] in ("-h", "--help"):  # a task path never starts with '-'
+        sys.stdout.write(USAGE)
+        return 0
     try:
         header = read_header(0)
     except AgentProtocolError as exc:
