@@ -205,6 +205,17 @@ def test_render_tables_and_trees():
     assert render(text) == "gzip: no\nraw value"
 
 
+def test_help_tells_where_the_connection_settings_come_from():
+    # The README exports EVQUEUE_API_USER and EVQUEUE_API_PASSWORD: --help must say so.
+    script = Path(sys.executable).with_name("evqueue-api")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30)
+    assert (result.returncode, result.stderr) == (0, "")
+    settings = result.stdout.split("\nsettings", 1)[1]
+    for name in ("EVQUEUE_API_CONNECT", "EVQUEUE_API_USER", "EVQUEUE_API_PASSWORD",
+                 "~/.evqueue.api.conf", "/etc/evqueue.api.conf", "api.password"):
+        assert name in settings, name
+
+
 def test_console_script_is_installed(node):
     script = Path(sys.executable).with_name("evqueue-api")
     result = subprocess.run(

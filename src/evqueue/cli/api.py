@@ -49,6 +49,14 @@ EPILOG = """examples:
   evqueue-api workflow create --file sleeper.xml --name sleeper --group demo
   evqueue-api instance launch sleeper -p duration=2 --sync
   evqueue-api queue create batch --concurrency 4 --scheduler fifo
+
+settings (the first found wins: flags, environment, ~/.evqueue.api.conf, /etc/evqueue.api.conf):
+  EVQUEUE_API_CONNECT   where to connect, as --connect (default tcp://localhost:5000)
+  EVQUEUE_API_USER      the user, as --user
+  EVQUEUE_API_PASSWORD  the user's password, as --password (kept out of the process list)
+  ~/.evqueue.api.conf and /etc/evqueue.api.conf hold "api.connect = ...", "api.user = ..." and
+  "api.password = ..." lines (the engine configuration's syntax)
+  export EVQUEUE_API_USER=admin EVQUEUE_API_PASSWORD=admin; evqueue-api ping
 """
 
 
@@ -280,9 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="evqueue-api", description="Send commands to an evQueue node's XML API.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--connect", metavar="CNX",
-                        help=f"tcp://HOST[:PORT] or unix://PATH (default {DEFAULT_CONNECT})")
-    parser.add_argument("--user", help="user name (when the node requires authentication)")
-    parser.add_argument("--password", help="the user's password")
+                        help=f"tcp://HOST[:PORT] or unix://PATH (or EVQUEUE_API_CONNECT; "
+                        f"default {DEFAULT_CONNECT})")
+    parser.add_argument("--user", help="user name, when the node requires authentication "
+                        "(or EVQUEUE_API_USER)")
+    parser.add_argument("--password", help="the user's password (or EVQUEUE_API_PASSWORD)")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds to wait for the node (default 30)")
     parser.add_argument("--xml", action="store_true",

@@ -20,6 +20,19 @@ from evqueue import EVQUEUE_VERSION, __version__
 
 __all__ = ["build_parser", "main"]
 
+USAGE = """evqueue --config FILE [--daemon] [--wait-db]
+       evqueue --config FILE --ipcq-stats | --ipcq-remove | --ipc-terminate-tid TID
+       evqueue --version
+       evqueue cluster {start,stop,status} [--data DIR] [--config FILE] [--port BASE]"""
+
+DESCRIPTION = """evQueue engine: runs workflows, serves the API.
+
+commands:
+  (none)                run a node with the configuration FILE, or one of its IPC utilities
+  cluster ACTION        start, stop or list the nodes of a development cluster: one node per
+                        developer directory of --data, all from one configuration file
+                        (evqueue cluster ACTION --help)"""
+
 EPILOG = """examples:
   evqueue --config /etc/evqueue.conf                run a node in the foreground
   evqueue --config /etc/evqueue.conf --daemon       run it in the background
@@ -32,8 +45,8 @@ EPILOG = """examples:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``evqueue``."""
     parser = argparse.ArgumentParser(
-        prog="evqueue", description="evQueue engine: runs workflows, serves the API.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+        prog="evqueue", usage=USAGE, description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--config", metavar="FILE", help="configuration file (required)")
     parser.add_argument("--daemon", action="store_true",
                         help="detach from the terminal once the node serves")
