@@ -22,10 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sysv_ipc
 
 from evqueue.client.sync import Client
 from evqueue.config import load_config
-from evqueue.process.ipc import parse_qid, remove_queue
+from evqueue.process.ipc import open_queue, parse_qid, remove_queue
 from tests.e2e.nodes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -215,3 +216,127 @@ def test_mini_config_creates_its_store_and_pidfile_and_stops_cleanly(tree: Path,
     assert {"t_workflow", "t_queue", "t_user"} <= tables
     assert node.stop() == 0
     assert not pidfile.exists()
+
+
+# -- scripts/demo.sh, as the README runs it -----------------------------------------------------
+
+MINI_QID = "0xEA023E3C"
+
+
+@pytest.fixture
+def demo_tree(tree: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A copy of the tree with scripts/demo.sh and a ``.venv`` whose ``pip`` only notes what it
+    is asked (the real install is this test run's) and whose commands are this run's; the mini
+    configuration gets free ports. Yields the tree and the environment to run the script in.
+    Whatever node the script left is stopped at teardown."""
+    (tree / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "demo.sh", tree / "scripts" / "demo.sh")
+    venv = tree / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    for name in ("python", "evqueue", "evqueue-api"):
+        (venv / name).write_text(f'#!/bin/sh\nexec {Path(sys.executable).parent / name} "$@"\n')
+    (venv / "pip").write_text(f'#!/bin/sh\necho "$@" > {tree / "pip-args"}\n')
+    for script in venv.iterdir():
+        script.chmod(0o755)
+    with open(tree / "examples" / "evqueue-mini.conf", "a") as conf:
+        conf.write(f"network.bind.port = {free_port()}\nws.bind.port = {free_port()}\n")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("EVQUEUE_API_", "LC_"))}
+    env.update(HOME=str(tree), LANG="C")
+    remove_queue(parse_qid(MINI_QID))
+    yield tree, env
+    pidfile = tree / "var" / "evqueue.pid"
+    if pidfile.exists() and _alive(int(pidfile.read_text())):
+        os.kill(int(pidfile.read_text()), signal.SIGTERM)
+        wait_for(lambda: not _alive(int(pidfile.read_text())) if pidfile.exists() else True, 30)
+    remove_queue(parse_qid(MINI_QID))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "\nState:\tZ" not in Path(
+        f"/proc/{pid}/status").read_text()
+
+
+def _queue_exists() -> bool:
+    try:
+        open_queue(parse_qid(MINI_QID), create=False)
+    except sysv_ipc.ExistentialError:
+        return False
+    return True
+
+
+def _ping(tree: Path) -> str:
+    with Client(f"unix://{tree}/var/evqueue.socket", "admin", "admin") as client:
+        return client.exec("<ping/>").get("status")
+
+
+def test_demo_runs_the_hello_workflow_and_leaves_the_node_serving_in_the_background(demo_tree):
+    tree, env = demo_tree
+    first = subprocess.run(["bash", "scripts/demo.sh"], cwd=tree, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (tree / "pip-args").read_text().split() == [
+        "install", "-q", "--disable-pip-version-check", "-e", "."]
+    out = first.stdout
+    pid = int((tree / "var" / "evqueue.pid").read_text())
+    assert f"Node started in the background (pid {pid})." in out
+    assert "Running the demo workflow 'hello':" in out
+    assert f"Hello {subprocess.getoutput('id -un')} from" in out
+    # The script has returned; the node goes on serving.
+    assert _alive(pid) and _ping(tree) == "OK"
+    conf = load_config(tree / "examples" / "evqueue-mini.conf")
+    assert f"tcp://127.0.0.1:{conf['network.bind.port']}" in out
+    assert f"http://127.0.0.1:{conf['ws.bind.port']}/" in out
+    # What the node only writes to its log, the user sees here.
+    assert "Warning: user 'admin' still has the password 'admin'" in out
+    assert "Stop it with: kill $(cat var/evqueue.pid)" in out
+    assert ".venv/bin/evqueue --config examples/evqueue-mini.conf --ipcq-remove" in out
+
+    again = subprocess.run(["bash", "scripts/demo.sh"], cwd=tree, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"A node already runs (pid {pid})." in again.stdout
+    assert "Hello " in again.stdout
+
+    # The README's stop command; the node's queue stays until --ipcq-remove.
+    subprocess.run("kill $(cat var/evqueue.pid)", shell=True, cwd=tree, check=True)
+    assert wait_for(lambda: not _alive(pid), 30)
+    assert not (tree / "var" / "evqueue.pid").exists()
+    assert _queue_exists()
+    removed = subprocess.run(
+        [".venv/bin/evqueue", "--config", "examples/evqueue-mini.conf", "--ipcq-remove"],
+        cwd=tree, env=env, capture_output=True, text=True, timeout=30)
+    assert removed.returncode == 0, removed.stderr
+    assert not _queue_exists()
+
+
+def test_demo_in_the_foreground_runs_the_workflow_and_stops_on_ctrl_c(demo_tree):
+    tree, env = demo_tree
+    demo = subprocess.Popen(["bash", "scripts/demo.sh", "--foreground"], cwd=tree, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines: list[str] = []
+    try:
+        for line in demo.stdout:
+            lines.append(line)
+            if line.startswith("The node runs in this terminal: Ctrl-C stops it."):
+                break
+        out = "".join(lines)
+        assert "Hello " in out, out
+        # The node's own start-up warning reaches the terminal, and the script's too.
+        assert "still has the default password 'admin'" in out
+        assert "Warning: user 'admin' still has the password 'admin'" in out
+        pid = int((tree / "var" / "evqueue.pid").read_text())
+        assert _ping(tree) == "OK"
+        os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
+        assert demo.wait(30) == 0, out + demo.stdout.read()
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGTERM)
+            demo.wait(30)
+    assert not _alive(pid)
+    assert not (tree / "var" / "evqueue.pid").exists()
