@@ -6,7 +6,7 @@ import datetime
 
 from evqueue.api import tools
 from evqueue.api.scheduler_status import install_scheduler_status
-from evqueue.engine.scheduler import ScheduleStatus
+from evqueue.services.scheduler import ScheduleStatus
 from tests.api.helpers import Api, plain_user
 
 LINES = [

@@ -10,8 +10,8 @@ import pytest
 
 from evqueue.api.notification import read_plugin
 from evqueue.engine import EndedInstance
-from evqueue.engine.notifications import Notifications, NotificationSettings
 from evqueue.plugins import PLUGINS, plugin_source, plugin_zip
+from evqueue.services.notifications import Notifications, NotificationSettings
 from evqueue.storage.notifications import create_notification, create_notification_type
 from evqueue.storage.workflows import create_workflow
 from tests.plugins.http_sink import HttpSink

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evqueue.engine.plugin_run import PluginCall, install_binary, plugin_input, run_plugin
 from evqueue.plugins import plugin_source
 from evqueue.plugins.mail import build_message, placeholders
+from evqueue.services.plugin_run import PluginCall, install_binary, plugin_input, run_plugin
 from tests.plugins.smtp_sink import SmtpSink
 
 INSTANCE = ('<workflow name="backup" id="42" status="TERMINATED" errors="1" '

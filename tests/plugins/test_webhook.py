@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evqueue.engine.plugin_run import PluginCall, install_binary, plugin_input, run_plugin
 from evqueue.plugins import plugin_source
 from evqueue.plugins.webhook import payload
+from evqueue.services.plugin_run import PluginCall, install_binary, plugin_input, run_plugin
 from tests.plugins.http_sink import HttpSink
 
 INSTANCE = ('<workflow name="backup" id="42" status="TERMINATED" errors="0" host="db1" '

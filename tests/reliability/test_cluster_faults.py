@@ -39,7 +39,7 @@ import pytest
 from sqlalchemy import select
 
 from evqueue.client.sync import Client
-from evqueue.engine.scheduler import CLOCK_OFFSET_ENV
+from evqueue.services.scheduler import CLOCK_OFFSET_ENV
 from evqueue.storage.database import Database
 from evqueue.storage.tables import t_schedule_fire, t_workflow_instance
 from evqueue.storage.workflow_schedules import WorkflowScheduleSpec, create_workflow_schedule

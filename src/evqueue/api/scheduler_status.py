@@ -18,12 +18,12 @@ from lxml import etree
 from evqueue.api.context import ApiContext
 from evqueue.api.session import Session
 from evqueue.api.tools import STATUS_TYPES
-from evqueue.engine.scheduler import Scheduler, ScheduleStatus
 from evqueue.protocol import Command, Response
+from evqueue.services.scheduler import Scheduler, ScheduleStatus
 
 __all__ = ["SCHEDULER", "install_scheduler_status", "scheduler_element", "status_scheduler"]
 
-#: ``ctx.extras`` key of the node's :class:`~evqueue.engine.scheduler.Scheduler`.
+#: ``ctx.extras`` key of the node's :class:`~evqueue.services.scheduler.Scheduler`.
 SCHEDULER = "scheduler"
 
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"

@@ -35,9 +35,6 @@ from evqueue.api.tools import MODULES, SYNC_NOTIFICATIONS
 from evqueue.cluster import Elector, NodeRegistry, Notifier
 from evqueue.config import Config
 from evqueue.engine.engine import Engine
-from evqueue.engine.gc import GC_ACTION, GarbageCollector, GcSettings
-from evqueue.engine.notifications import Notifications, NotificationSettings
-from evqueue.engine.scheduler import Scheduler
 from evqueue.engine.settings import EngineSettings
 from evqueue.process.forker_handle import ForkerHandle
 from evqueue.process.manager import ProcessManager
@@ -56,6 +53,9 @@ from evqueue.server.logs import DbLogHandler
 from evqueue.server.metrics import EngineFigures
 from evqueue.server.metrics import QueueFigures as QueueLoad
 from evqueue.server.ws_server import WsServer
+from evqueue.services.gc import GC_ACTION, GarbageCollector, GcSettings
+from evqueue.services.notifications import Notifications, NotificationSettings
+from evqueue.services.scheduler import Scheduler
 from evqueue.storage.database import Database
 from evqueue.storage.logs import LogRow, add_logs
 from evqueue.storage.timeutil import local_now

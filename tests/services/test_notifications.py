@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evqueue.engine import EndedInstance, EventBus, EventType
-from evqueue.engine.notifications import Notifications, NotificationSettings
+from evqueue.services.notifications import Notifications, NotificationSettings
 from evqueue.storage.logs import list_notification_logs
 from evqueue.storage.notifications import (
     create_notification,

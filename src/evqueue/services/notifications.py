@@ -11,7 +11,7 @@ Rules:
   waiting for a slot then are dropped; those running get their timeout to finish).
 - How: ``<notifications.tasks.directory>/<type_id> <instance_id> <errors> <unix socket>``
   (the socket is ``network.bind.path``, possibly empty), in that directory, with the JSON of
-  :func:`~evqueue.engine.plugin_run.plugin_input` on stdin (the plugin's configuration, the
+  :func:`~evqueue.services.plugin_run.plugin_input` on stdin (the plugin's configuration, the
   notification's parameters, the instance XML).
 - Limits: a run is killed after ``notifications.tasks.timeout`` seconds; at most
   ``notifications.tasks.concurrency`` run at once and the others wait their turn, up to
@@ -32,14 +32,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from evqueue.engine.events import EventBus, EventType
-from evqueue.engine.plugin_run import (
+from evqueue.engine.statistics import EndedInstance
+from evqueue.services.plugin_run import (
     PluginCall,
     PluginResult,
     plugin_input,
     run_plugin,
     sync_binaries,
 )
-from evqueue.engine.statistics import EndedInstance
 from evqueue.storage.database import Database
 from evqueue.storage.errors import StorageError
 from evqueue.storage.logs import add_notification_log

@@ -8,7 +8,8 @@ import datetime
 import pytest
 
 from evqueue.engine import EventType
-from evqueue.engine.scheduler import (
+from evqueue.model.schedule import Schedule
+from evqueue.services.scheduler import (
     EndOutcome,
     Fire,
     ScheduleEntry,
@@ -17,7 +18,6 @@ from evqueue.engine.scheduler import (
     ScheduleStatus,
     entry_from_row,
 )
-from evqueue.model.schedule import Schedule
 from evqueue.storage.cluster import claim_schedule_fire, schedule_fire_instance
 from evqueue.storage.instances import InstanceSpec, create_instance
 from evqueue.storage.workflow_schedules import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evqueue.engine.plugin_run import (
+from evqueue.services.plugin_run import (
     PluginCall,
     install_binary,
     plugin_input,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evqueue.config import Config
-from evqueue.engine.git_store import GitError, GitRepository, GitSettings
+from evqueue.services.git_store import GitError, GitRepository, GitSettings
 
 
 def _git(*args: str, cwd: Path) -> str:

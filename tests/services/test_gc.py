@@ -8,7 +8,7 @@ import pytest
 
 from evqueue.cluster import Elector
 from evqueue.config import Config
-from evqueue.engine.gc import GC_ACTION, GarbageCollector, GcSettings, cutoffs
+from evqueue.services.gc import GC_ACTION, GarbageCollector, GcSettings, cutoffs
 from evqueue.storage.cluster import claim_schedule_fire, try_unique_action
 from evqueue.storage.instances import (
     InstanceSpec,
