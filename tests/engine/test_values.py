@@ -107,7 +107,32 @@ class TestInputs:
         assert (a.get("mode"), a.text) == ("text", "xPy")
         assert b.find("value") is not None and "".join(b.itertext()) == "kept"
         assert c.get("mode") == "xml" and c.find("parameters/parameter").text == "P"
-        assert "".join(e.itertext()) == "0.25,true"
+        assert "".join(e.itertext()) == "0.250000,1"
+
+    @pytest.mark.parametrize(("select", "text"), [
+        ("1 = 1", "1"),
+        ("1 = 2", "0"),
+        ("1 + 2", "3"),
+        ("count(/workflow/parameters/parameter)", "2"),
+        ("string-length('abc')", "3"),
+        ("7 div 2", "3.500000"),
+        ("6 div 2", "3.000000"),
+        ("1 div 3", "0.333333"),
+        ("0.1 + 0.2", "0.300000"),
+        ("1.5 + 1.5", "3.000000"),
+        ("1e20", "100000000000000000000.000000"),
+        ("-0.5", "-0.500000"),
+        ("xs:double('INF')", "inf"),
+        ("'text'", "text"),
+        ("string(7 div 2)", "3.5"),
+        ("evqGetWorkflowParameter('p')", "P"),
+    ])
+    def test_value_text_is_what_evqueue_writes(self, select: str, text: str):
+        command, d = command_of(
+            f'<task name="t" path="/x" queue="default"><input name="v"><value select="{select}"/>'
+            '</input><stdin><value select="' + select + '"/></stdin></task>')
+        assert command.args == (text,)
+        assert command.stdin == text.encode()
 
     def test_input_condition_and_loop_order(self):
         command, d = command_of(

@@ -7,8 +7,9 @@ so the instance XML shows the computed values (semantics.md §1.7):
   its text, an empty result leaves ``{expr}`` as it is, an atomic value is an error.
 * each ``<input>``, then ``<stdin>`` and ``<script>``: condition (false: SKIPPED), loop, then
   ``mode="text"``; every ``<value select>`` with a non-empty result becomes the text of its first
-  item; every ``<copy select>`` is replaced by copies of the selected nodes and turns the
-  input to ``mode="xml"``.
+  item, written as evQueue writes it (:func:`value_text`: ``1 = 1`` gives ``1``, ``7 div 2``
+  gives ``3.500000``); every ``<copy select>`` is replaced by copies of the selected nodes and
+  turns the input to ``mode="xml"``.
 
 ``build_command`` turns the computed task into a :class:`~evqueue.engine.actions.TaskCommand`.
 """
@@ -20,6 +21,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from copy import deepcopy
+from decimal import Decimal
 
 from lxml import etree
 
@@ -30,6 +32,7 @@ from evqueue.engine.states import Status
 from evqueue.model.xpath import (
     AttrRef,
     ContextItem,
+    Item,
     Scope,
     TextRef,
     XPathError,
@@ -38,7 +41,14 @@ from evqueue.model.xpath import (
     string_value,
 )
 
-__all__ = ["TaskSetupError", "build_command", "expand_braces", "replace_values", "split_path"]
+__all__ = [
+    "TaskSetupError",
+    "build_command",
+    "expand_braces",
+    "replace_values",
+    "split_path",
+    "value_text",
+]
 
 _BRACES = re.compile(r"\{[^}]+\}")
 _VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
@@ -125,7 +135,26 @@ def _replace_select(
     except XPathError as exc:
         st.fail(owner, "Error computing input value", exc, expression)
     if first is not None:
-        _replace_with_text(value, string_value(first))
+        _replace_with_text(value, value_text(first))
+
+
+def value_text(item: Item) -> str:
+    """The text evQueue writes for the first item of a ``<value select>`` result.
+
+    evQueue converts its XPath values with C++ ``to_string``, so scripts written for it test
+    these texts: a boolean is ``1`` or ``0``, an integer (``1 + 2``, ``count(…)``) its decimal
+    digits, and any other number (``7 div 2``, ``0.1 + 0.2``, ``1e20``) a double printed with
+    ``%f`` (``3.500000``, ``0.300000``, ``100000000000000000000.000000``). The value itself
+    follows XPath 2.0 (``1.5 + 1.5`` is ``3.000000``, where evQueue truncates to ``2``). Nodes,
+    strings and other atomic values (dates, durations) give their XPath string value.
+    """
+    if isinstance(item, bool):
+        return "1" if item else "0"
+    if isinstance(item, int):
+        return str(int(item))
+    if isinstance(item, float | Decimal):
+        return f"{float(item):f}"
+    return string_value(item)
 
 
 def _replace_copy(
