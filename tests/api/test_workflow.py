@@ -89,15 +89,19 @@ CREATE_ERRORS = [
      None),
     (f"<workflow action='create' name='w' content='{b64('<workflow><subjobs/></workflow>')}'/>",
      "INVALID_XML", None),
-    (f"<workflow action='create' name='w' content='{b64(wf_xml('nosuch'))}'/>", "UNKNOWN_QUEUE",
-     "Unknown queue name : nosuch"),
-    (f"<workflow action='create' name='w' content='{RETRY_XML}'/>",
-     "UNKNOWN_RETRY_SCHEDULE", "Unknown retry schedule : nosuch"),
     (f"<workflow action='create' name='w' content='{BAD_XPATH_XML}'/>",
      "INVALID_XML", None),
     (f"<workflow action='create' name='w' group='{'g' * 65}' content='{b64(wf_xml())}'/>",
      "INVALID_PARAMETER", "Workflow group is too long"),
 ]
+
+
+async def test_queues_and_retry_schedules_named_need_not_exist_yet(api: Api) -> None:
+    # As in evQueue: a definition exported before its queues were created must load.
+    await api.ok(f"<workflow action='create' name='w' content='{b64(wf_xml('later'))}'/>")
+    await api.ok(f"<workflow action='create' name='r' content='{RETRY_XML}'/>")
+    root = await api.ok("<workflows action='list'/>")
+    assert [node.get("name") for node in root] == ["r", "w"]
 
 
 async def test_create_refuses_bad_requests(api: Api) -> None:

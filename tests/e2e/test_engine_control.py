@@ -170,10 +170,7 @@ def b64(xml: str) -> str:
 
 @pytest.mark.parametrize(("definition", "code"), [
     ("<workflow><subjobs><job><tasks><task path='ok.sh' queue='wide'>", "INVALID_XML"),
-    (one_job("<task path='ok.sh' queue='nosuchqueue'/>"), "UNKNOWN_QUEUE"),
     (one_job("<task path='ok.sh' queue='wide' condition='count(('/>"), "INVALID_XML"),
-    (one_job("<task path='ok.sh' queue='wide' retry_schedule='nosuch'/>"),
-     "UNKNOWN_RETRY_SCHEDULE"),
     ("<workflow><subjobs><job name='empty'><tasks/></job></subjobs></workflow>", "INVALID_XML"),
 ])
 def test_bad_definitions_are_refused_at_create(node, definition, code):

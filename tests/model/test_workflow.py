@@ -8,13 +8,7 @@ from pathlib import Path
 import pytest
 
 from evqueue.model.workflow import WorkflowDefinition, iter_expressions, validate_name
-from evqueue.protocol.errors import (
-    InvalidParameter,
-    InvalidWorkflowParameters,
-    InvalidXml,
-    UnknownQueue,
-    UnknownRetrySchedule,
-)
+from evqueue.protocol.errors import InvalidParameter, InvalidWorkflowParameters, InvalidXml
 
 # semantics.md §1.3, verbatim.
 EXAMPLE = (Path(__file__).parent / "workflow_example.xml").read_text(encoding="utf-8")
@@ -41,12 +35,7 @@ def test_example_validates_with_every_check() -> None:
     def check_xpath(expression: str) -> None:
         seen.append(expression)
 
-    definition = WorkflowDefinition.parse(
-        EXAMPLE,
-        queue_exists={"default", "dump"},
-        retry_schedules={"short"},
-        check_xpath=check_xpath,
-    )
+    definition = WorkflowDefinition.parse(EXAMPLE, check_xpath=check_xpath)
     assert definition.parameters == ("dbname", "target")
     assert [job.get("name") for job in definition.jobs()] == ["list", "dump", "report"]
     assert [t.get("name") or t.get("path") for t in definition.tasks()] == [
@@ -85,8 +74,6 @@ def test_from_base64_decodes_then_checks() -> None:
     assert WorkflowDefinition.from_base64(content).parameters == ("dbname", "target")
     with pytest.raises(InvalidParameter, match="Invalid base64 sequence"):
         WorkflowDefinition.from_base64("not base64!")
-    with pytest.raises(UnknownQueue):
-        WorkflowDefinition.from_base64(content, queue_exists={"default"})
 
 
 def test_bytes_follow_their_encoding_declaration() -> None:
@@ -286,45 +273,13 @@ def test_duplicate_parameter_declaration() -> None:
     assert rejected(workflow(head=head)).message == "Parameter 'a' is declared more than once"
 
 
-def test_queue_check_with_a_set_and_with_a_predicate() -> None:
-    xml = workflow('<task path="a" queue="fast"/><task path="b" queue="slow"/>')
-    WorkflowDefinition.parse(xml, queue_exists={"fast", "slow", "other"})
-    WorkflowDefinition.parse(xml, queue_exists=lambda name: name in ("fast", "slow"))
-    with pytest.raises(UnknownQueue) as info:
-        WorkflowDefinition.parse(xml, queue_exists=["fast"])
-    assert info.value.code == "UNKNOWN_QUEUE"
-    assert info.value.message == "Unknown queue name : slow"
-
-
-def test_queues_are_not_checked_without_a_check() -> None:
-    WorkflowDefinition.parse(workflow('<task path="a" queue="nowhere"/>'))
-
-
-def test_dynamic_queue_is_named_by_its_base() -> None:
-    # The queue attribute names the base queue; queue_host picks the dynamic instance.
-    ok = workflow('<task path="a" queue="ssh" queue_host="{/workflow/@host}"/>')
-    WorkflowDefinition.parse(ok, queue_exists={"ssh"})
-    # A queue literally named "ssh@web1" is fine if it exists...
-    literal = workflow('<task path="a" queue="ssh@web1"/>')
-    WorkflowDefinition.parse(literal, queue_exists={"ssh@web1"})
-    # ...otherwise the message says how dynamic queues are chosen.
-    with pytest.raises(UnknownQueue) as info:
-        WorkflowDefinition.parse(literal, queue_exists={"ssh"})
-    assert info.value.message.startswith("Unknown queue name : ssh@web1 (")
-    assert "queue_host" in info.value.message
-    with pytest.raises(UnknownQueue) as info:
-        WorkflowDefinition.parse(literal, queue_exists=set())
-    assert info.value.message == "Unknown queue name : ssh@web1"
-
-
-def test_retry_schedule_check() -> None:
-    xml = workflow('<task path="a" queue="q" retry_schedule="short"/><task path="b" queue="q"/>')
-    WorkflowDefinition.parse(xml, retry_schedules={"short"})
-    WorkflowDefinition.parse(xml)
-    with pytest.raises(UnknownRetrySchedule) as info:
-        WorkflowDefinition.parse(xml, retry_schedules=set())
-    assert info.value.code == "UNKNOWN_RETRY_SCHEDULE"
-    assert info.value.message == "Unknown retry schedule : short"
+def test_queues_and_retry_schedules_need_not_exist_yet() -> None:
+    # evQueue checks neither at save: they are looked up at launch and when tasks are queued.
+    xml = workflow('<task path="a" queue="later" retry_schedule="later"/>'
+                   '<task path="b" queue="ssh@web1" queue_host="{/workflow/@host}"/>')
+    definition = WorkflowDefinition.parse(xml, check_xpath=lambda e: None)
+    assert definition.queue_names == {"later", "ssh@web1"}
+    assert definition.retry_schedule_names == {"later"}
 
 
 def test_xpath_errors_name_the_expression_and_its_place() -> None:
@@ -372,18 +327,11 @@ def test_static_attributes_are_not_expressions() -> None:
 def test_our_checks_run_in_order() -> None:
     xml = workflow('<task path="a" queue="nowhere" retry_schedule="none" condition="BAD"/>',
                    head='<parameters><parameter name="p"/><parameter name="p"/></parameters>')
-    checks = {"queue_exists": set(), "retry_schedules": set(), "check_xpath": lambda e: "no"}
     with pytest.raises(InvalidXml, match="declared more than once"):
-        WorkflowDefinition.parse(xml, **checks)  # type: ignore[arg-type]
+        WorkflowDefinition.parse(xml, check_xpath=lambda e: "no")
     xml = xml.replace('name="p"/></parameters>', 'name="p2"/></parameters>')
-    with pytest.raises(UnknownQueue):
-        WorkflowDefinition.parse(xml, **checks)  # type: ignore[arg-type]
-    checks["queue_exists"] = {"nowhere"}
-    with pytest.raises(UnknownRetrySchedule):
-        WorkflowDefinition.parse(xml, **checks)  # type: ignore[arg-type]
-    checks["retry_schedules"] = {"none"}
     with pytest.raises(InvalidXml, match="XPath expression error"):
-        WorkflowDefinition.parse(xml, **checks)  # type: ignore[arg-type]
+        WorkflowDefinition.parse(xml, check_xpath=lambda e: "no")
 
 
 # --- launch and schedule parameters -----------------------------------------------------------

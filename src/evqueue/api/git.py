@@ -33,14 +33,12 @@ from evqueue.api.session import Session
 from evqueue.api.table import CommandTable
 from evqueue.config import Config
 from evqueue.engine.events import EventType
+from evqueue.engine.git_store import GitError, GitRepository, GitSettings
 from evqueue.model.document import parse_xml
 from evqueue.model.workflow import WorkflowDefinition, validate_name
 from evqueue.model.xpath import check as check_xpath
 from evqueue.protocol import ApiError, Command, Response, UnknownObjectName
-from evqueue.services.git_store import GitError, GitRepository, GitSettings
 from evqueue.storage import workflows as store
-from evqueue.storage.queues import list_queues
-from evqueue.storage.retry_schedules import list_retry_schedules
 from evqueue.storage.workflows import WorkflowRow
 
 __all__ = [
@@ -56,7 +54,7 @@ __all__ = [
 routes = CommandTable()
 routes.admin_only("git")
 
-#: ``ctx.extras`` key of the node's :class:`~evqueue.services.git_store.GitRepository`.
+#: ``ctx.extras`` key of the node's :class:`~evqueue.engine.git_store.GitRepository`.
 GIT_REPOSITORY = "git_repository"
 #: evQueue's message when ``git.repository`` is unset.
 NOT_CONFIGURED = "No git repository is configured, this feature is disabled"
@@ -167,13 +165,8 @@ async def save_workflow(ctx: ApiContext, session: Session, cmd: Command) -> Resp
     return Response.success()
 
 
-async def _checked(ctx: ApiContext, xml: str) -> str:
-    queues = {queue.name for queue in await list_queues(ctx.db)}
-    retry_schedules = {schedule.name for schedule in await list_retry_schedules(ctx.db)}
-    definition = WorkflowDefinition.parse(xml, queue_exists=queues,
-                                          retry_schedules=retry_schedules,
-                                          check_xpath=check_xpath)
-    return definition.to_xml()
+def _checked(xml: str) -> str:
+    return WorkflowDefinition.parse(xml, check_xpath=check_xpath).to_xml()
 
 
 @routes.command("git", "load_workflow", modifies=True)
@@ -193,7 +186,7 @@ async def load_workflow(ctx: ApiContext, session: Session, cmd: Command) -> Resp
     if not commit:
         raise ApiError("Unable to get file last commit ID, maybe you need to commit first ?")
     xml, group, comment = unwrap_workflow(data)
-    xml = await _checked(ctx, xml)
+    xml = _checked(xml)
     existing = await store.get_workflow_by_name(ctx.db, name)
     if existing is not None and existing.name == name:
         await store.update_workflow(ctx.db, existing.id, name, xml, group, comment)

@@ -10,8 +10,9 @@ Rules (protocol.md §4.4, semantics.md §1.1–§1.3):
   ``clear_notifications`` need ``edit``. ``workflows list`` shows only what the user may read.
 - ``content`` is the base64 of the definition. It is checked by
   :class:`~evqueue.model.workflow.WorkflowDefinition`: XML, evQueue's readable checks, the
-  grammar, unique parameters, existing queues and retry schedules, and XPath syntax. The
-  checked document is stored (without XML declaration).
+  grammar, unique parameters and XPath syntax. The queues and retry schedules it names need
+  not exist yet (as in evQueue; they are looked up at launch and run time). The checked
+  document is stored (without XML declaration).
 - Names are unique: WORKFLOW_ALREADY_EXISTS ``Workflow name already exists`` on create and on
   a rename onto another workflow's name.
 - Every change reports module ``workflows``; a delete also reports ``scheduler`` and
@@ -45,8 +46,6 @@ from evqueue.protocol import (
 from evqueue.storage import DuplicateName
 from evqueue.storage import notifications as notification_store
 from evqueue.storage import workflows as store
-from evqueue.storage.queues import list_queues
-from evqueue.storage.retry_schedules import list_retry_schedules
 from evqueue.storage.workflows import WorkflowRow
 
 __all__ = ["GROUP_MAX_LENGTH", "routes", "workflow_element"]
@@ -87,15 +86,11 @@ async def _authorized(ctx: ApiContext, session: Session, cmd: Command, right: Ri
     return require_found(await store.get_workflow(ctx.db, workflow_id), "Workflow", workflow_id)
 
 
-async def _checked_definition(ctx: ApiContext, name: str, content: str, group: str) -> str:
+def _checked_definition(name: str, content: str, group: str) -> str:
     """Check the fields of a create/edit request; returns the XML to store."""
     validate_name(name)
     check_length(group, GROUP_MAX_LENGTH, "Workflow group is too long")
-    queues = {queue.name for queue in await list_queues(ctx.db)}
-    retry_schedules = {schedule.name for schedule in await list_retry_schedules(ctx.db)}
-    definition = WorkflowDefinition.from_base64(
-        content, queue_exists=queues, retry_schedules=retry_schedules, check_xpath=check_xpath
-    )
+    definition = WorkflowDefinition.from_base64(content, check_xpath=check_xpath)
     return definition.to_xml()
 
 
@@ -115,7 +110,7 @@ async def create(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     session.require_admin()
     name, content = cmd.get_str("name"), cmd.get_str("content")
     group, comment = cmd.get_str("group", ""), cmd.get_str("comment", "")
-    xml = await _checked_definition(ctx, name, content, group)
+    xml = _checked_definition(name, content, group)
     if await store.get_workflow_by_name(ctx.db, name) is not None:
         raise WorkflowAlreadyExists(_ALREADY_EXISTS)
     try:
@@ -133,7 +128,7 @@ async def edit(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     group, comment = cmd.get_str("group", ""), cmd.get_str("comment", "")
     workflow_id = await _workflow_id(ctx, cmd)
     session.require(workflow_id, "edit")
-    xml = await _checked_definition(ctx, name, content, group)
+    xml = _checked_definition(name, content, group)
     if await store.get_workflow(ctx.db, workflow_id) is None:
         raise UnknownWorkflow("Workflow not found")
     other = await store.get_workflow_by_name(ctx.db, name)

@@ -12,18 +12,18 @@ this order, raising the first failure:
    empty. evQueue sends these without an error code; we send INVALID_XML.
 3. **The grammar**, ``workflow.xsd`` (equivalent to evQueue's) → INVALID_XML, one
    ``<message> on line <n>`` per problem, joined by newlines (evQueue's layout).
-4. **Our checks**, each optional except the first:
+4. **Our checks**, the second optional:
    - a parameter is declared at most once (a duplicate could never be satisfied at launch,
      since evQueue drops repeated launch parameters) → INVALID_XML;
-   - every task ``queue`` exists, when ``queue_exists`` is given → UNKNOWN_QUEUE. The lookup is
-     on the literal name, as evQueue's queue pool does: a dynamic queue is chosen by
-     ``queue_host``, and ``queue="q@host"`` is only valid if a queue is literally named so;
-   - every task ``retry_schedule`` exists, when ``retry_schedules`` is given →
-     UNKNOWN_RETRY_SCHEDULE;
    - every XPath expression parses, when ``check_xpath`` is given → INVALID_XML. Expressions are
      ``select`` (custom attributes, ``value``, ``copy``), ``condition`` (automatic tags, jobs,
      tasks, inputs), ``loop`` and ``iteration-condition``, and each ``{…}`` in a task's
      ``host``, ``queue_host`` and ``user``.
+
+The queues and retry schedules a definition names need not exist yet, as in evQueue: definitions
+exported from a node (or loaded from git) before their queues must load. They are looked up
+when they are used: an unknown retry schedule fails the launch (``Unknown RetrySchedule name :
+X``), a task naming an unknown queue is ABORTED with ``Unknown queue name``.
 
 Names of jobs and tasks need not be unique: evQueue does not require it, and its lookups
 (``evqGetOutput``, ``evqGetJob``) simply take every or the first match.
@@ -34,22 +34,16 @@ The parsed tree is the definition itself; whoever instantiates it deep-copies th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from lxml import etree
 
 from evqueue.model.content import decode_content, validate_name
 from evqueue.model.document import parse_xml, validate_against
-from evqueue.protocol.errors import (
-    InvalidWorkflowParameters,
-    InvalidXml,
-    UnknownQueue,
-    UnknownRetrySchedule,
-)
+from evqueue.protocol.errors import InvalidWorkflowParameters, InvalidXml
 
 __all__ = [
     "DYNAMIC_ATTRIBUTES",
-    "QueueCheck",
     "WorkflowDefinition",
     "XPATH_ATTRIBUTES",
     "XPathCheck",
@@ -60,8 +54,6 @@ __all__ = [
 
 #: Returns an error message for an expression that does not parse, else None.
 XPathCheck = Callable[[str], str | None]
-#: Either a predicate on queue names or the collection of existing names.
-QueueCheck = Callable[[str], bool] | Collection[str]
 
 #: Attributes holding one XPath expression, by element name.
 XPATH_ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -97,19 +89,12 @@ class WorkflowDefinition:
 
     @classmethod
     def parse(
-        cls,
-        xml: str | bytes,
-        *,
-        queue_exists: QueueCheck | None = None,
-        retry_schedules: Collection[str] | None = None,
-        check_xpath: XPathCheck | None = None,
+        cls, xml: str | bytes, *, check_xpath: XPathCheck | None = None
     ) -> WorkflowDefinition:
         """Parse and check a definition (module docstring, steps 1–4).
 
         Args:
             xml: the definition document.
-            queue_exists: existing queues (predicate or names); None skips the check.
-            retry_schedules: names of the existing retry schedules; None skips the check.
             check_xpath: returns an error message for an expression that does not parse;
                 None skips the check.
 
@@ -119,30 +104,19 @@ class WorkflowDefinition:
         Raises:
             InvalidXml: steps 1–3, a duplicate parameter, or an XPath expression that does not
                 parse.
-            UnknownQueue: a task's queue does not exist.
-            UnknownRetrySchedule: a task's retry schedule does not exist.
         """
         root = parse_xml(xml)
         _check_readable(root)
         validate_against("workflow.xsd", root)
         definition = cls(root)
         definition._check_parameters_unique()
-        if queue_exists is not None:
-            definition._check_queues(queue_exists)
-        if retry_schedules is not None:
-            definition._check_retry_schedules(retry_schedules)
         if check_xpath is not None:
             definition._check_expressions(check_xpath)
         return definition
 
     @classmethod
     def from_base64(
-        cls,
-        content: str,
-        *,
-        queue_exists: QueueCheck | None = None,
-        retry_schedules: Collection[str] | None = None,
-        check_xpath: XPathCheck | None = None,
+        cls, content: str, *, check_xpath: XPathCheck | None = None
     ) -> WorkflowDefinition:
         """Decode the ``content`` attribute of a create/edit request, then :meth:`parse` it.
 
@@ -150,12 +124,7 @@ class WorkflowDefinition:
             InvalidParameter: bad base64 or bad UTF-8.
             ApiError: whatever :meth:`parse` raises.
         """
-        return cls.parse(
-            decode_content(content),
-            queue_exists=queue_exists,
-            retry_schedules=retry_schedules,
-            check_xpath=check_xpath,
-        )
+        return cls.parse(decode_content(content), check_xpath=check_xpath)
 
     @property
     def root(self) -> etree._Element:
@@ -240,25 +209,6 @@ class WorkflowDefinition:
             if name in seen:
                 raise InvalidXml(f"Parameter '{name}' is declared more than once")
             seen.add(name)
-
-    def _check_queues(self, queue_exists: QueueCheck) -> None:
-        exists = queue_exists if callable(queue_exists) else queue_exists.__contains__
-        for task in self.tasks():
-            queue = task.get("queue", "")
-            if exists(queue):
-                continue
-            if "@" in queue and exists(queue.partition("@")[0]):
-                raise UnknownQueue(
-                    f"Unknown queue name : {queue} (the queue attribute names the base queue; "
-                    "a dynamic queue's host is given by queue_host)"
-                )
-            raise UnknownQueue(f"Unknown queue name : {queue}")
-
-    def _check_retry_schedules(self, retry_schedules: Collection[str]) -> None:
-        for task in self.tasks():
-            name = task.get("retry_schedule")
-            if name is not None and name not in retry_schedules:
-                raise UnknownRetrySchedule(f"Unknown retry schedule : {name}")
 
     def _check_expressions(self, check_xpath: XPathCheck) -> None:
         for element, attribute, expression in iter_expressions(self._root):
