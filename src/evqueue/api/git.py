@@ -33,11 +33,11 @@ from evqueue.api.session import Session
 from evqueue.api.table import CommandTable
 from evqueue.config import Config
 from evqueue.engine.events import EventType
-from evqueue.engine.git_store import GitError, GitRepository, GitSettings
 from evqueue.model.document import parse_xml
 from evqueue.model.workflow import WorkflowDefinition, validate_name
 from evqueue.model.xpath import check as check_xpath
 from evqueue.protocol import ApiError, Command, Response, UnknownObjectName
+from evqueue.services.git_store import GitError, GitRepository, GitSettings
 from evqueue.storage import workflows as store
 from evqueue.storage.workflows import WorkflowRow
 
@@ -54,7 +54,7 @@ __all__ = [
 routes = CommandTable()
 routes.admin_only("git")
 
-#: ``ctx.extras`` key of the node's :class:`~evqueue.engine.git_store.GitRepository`.
+#: ``ctx.extras`` key of the node's :class:`~evqueue.services.git_store.GitRepository`.
 GIT_REPOSITORY = "git_repository"
 #: evQueue's message when ``git.repository`` is unset.
 NOT_CONFIGURED = "No git repository is configured, this feature is disabled"
