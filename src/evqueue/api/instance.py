@@ -6,6 +6,10 @@ Rules:
 - Rights are checked against the instance's workflow (``read``, ``exec``, ``kill``); evQueue
   checks ``tag``/``untag`` against the instance id used as a workflow id (a bug not copied).
 - A synchronous launch just waits: the connection sends dead-peer pings meanwhile.
+- ``instances list`` reads its integer and boolean attributes as evQueue does (``stoi``:
+  INVALID_INTEGER / INVALID_BOOLEAN, out of 32-bit range included), so no value the store
+  cannot hold reaches it; ``limit`` and ``offset`` are evQueue's ``unsigned int`` (``-1`` is
+  4294967295). An empty value is no filter, since evQueue's web UI sends empty filters.
 """
 
 from __future__ import annotations
@@ -261,14 +265,38 @@ async def migrate(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     return Response.success()
 
 
+#: Integer attributes of ``instances list``; evQueue reads them into an ``unsigned int``.
+_LIST_INTEGERS = ("filter_id", "filter_tag_id", "filter_schedule_id", "limit", "offset")
+_UNSIGNED_INT = 2**32
+
+
+def _list_attributes(cmd: Command) -> dict[str, str]:
+    """The attributes of ``instances list`` with its numbers checked and normalized.
+
+    Raises:
+        InvalidInteger: a filter, ``limit`` or ``offset`` that ``std::stoi`` refuses.
+        InvalidBoolean: a ``filter_error`` that is neither yes, no nor an integer.
+    """
+    attrs = dict(cmd.attrs)
+    for name in _LIST_INTEGERS:
+        if attrs.get(name):
+            value = cmd.get_int(name)
+            if name in ("limit", "offset"):
+                value %= _UNSIGNED_INT  # a negative count wraps as in evQueue, never reaches SQL
+            attrs[name] = str(value)
+    if attrs.get("filter_error"):
+        attrs["filter_error"] = "yes" if cmd.get_bool("filter_error") else "no"
+    return attrs
+
+
 @routes.command("instances", "list")
 async def list_instances(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     readable = None
     if not session.user.is_admin:
         readable = [wid for wid, rights in session.user.rights.items() if rights.read]
+    attrs = _list_attributes(cmd)
     try:
-        flt = instance_history.InstanceFilter.from_attributes(cmd.attrs, cmd.parameters,
-                                                              readable)
+        flt = instance_history.InstanceFilter.from_attributes(attrs, cmd.parameters, readable)
     except ValueError as exc:
         raise InvalidParameter(str(exc)) from None
     if flt.groupby:
