@@ -6,6 +6,9 @@ Rules:
 - The database handler never writes on the hot path: it keeps records in a bounded buffer that
   the runner flushes in batches; when the buffer is full the oldest records are dropped and
   counted, never the engine blocked.
+- A ``t_log`` row is one line, as ``<logs action="list"/>`` serves it to clients: a record
+  carrying an exception stores its message followed by the exception's type and text; the
+  traceback goes to stderr and syslog only.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ class DbLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if len(self._buffer) == self._buffer.maxlen:
             self.dropped += 1
-        self._buffer.append(LogRecord(syslog_level(record.levelno), self.format(record),
+        self._buffer.append(LogRecord(syslog_level(record.levelno), _one_line(record),
                                       datetime.fromtimestamp(record.created)))
 
     def take(self) -> list[LogRecord]:
@@ -79,6 +82,16 @@ class DbLogHandler(logging.Handler):
         records = list(self._buffer)
         self._buffer.clear()
         return records
+
+
+def _one_line(record: logging.LogRecord) -> str:
+    """The record's message, with its exception (if any) as ``: Type: text``, no traceback."""
+    message = record.getMessage()
+    if record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        detail = " ".join(str(error).split())
+        message += f": {type(error).__name__}: {detail}" if detail else f": {type(error).__name__}"
+    return message
 
 
 def setup_logging(cfg: Config, *, to_stderr: bool) -> DbLogHandler | None:
@@ -104,7 +117,6 @@ def setup_logging(cfg: Config, *, to_stderr: bool) -> DbLogHandler | None:
     db_handler = None
     if cfg["logger.db.enable"]:
         db_handler = DbLogHandler(python_level(cfg["logger.db.filter"]))
-        db_handler.setFormatter(logging.Formatter("%(message)s"))
         root.addHandler(db_handler)
     # As low as the most talkative handler wants, no lower: debug lines on the hot path
     # (every status change) are then not even built.
