@@ -36,11 +36,14 @@ from tests.e2e.nodes import Node, wait_for
 __all__ = [
     "CHROMIUM_FLAGS",
     "SCREENSHOTS",
+    "TIMEOUT_MS",
     "VIEWPORT",
     "UiCluster",
     "WireFailure",
     "WireWatch",
+    "assert_clean",
     "chromium_path",
+    "shot",
     "start_cluster",
 ]
 
@@ -49,6 +52,9 @@ __all__ = [
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync"]
+
+#: Time for what the engine does on its own (a task of ~3 s, a push, a page's requests).
+TIMEOUT_MS = 15_000
 
 #: A laptop screen.
 VIEWPORT = {"width": 1366, "height": 768}
@@ -302,3 +308,19 @@ class WireWatch:
 
 def _text(payload: str | bytes) -> str:
     return payload if isinstance(payload, str) else payload.decode(errors="replace")
+
+
+def assert_clean(wire: WireWatch, allowed=lambda failure: False) -> None:
+    """Every request of the page was answered, none refused (but ``allowed`` ones), no page
+    error."""
+    wire.settle()
+    failures, errors = wire.take()
+    assert not errors, errors
+    refused = [f for f in failures if not allowed(f)]
+    assert not refused, "\n".join(map(str, refused))
+
+
+def shot(page, name: str, *, full_page: bool = False) -> None:
+    """A screenshot of the page in ``screenshots/NAME.png``."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)

@@ -17,25 +17,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.e2e.nodes import wait_for
 from tests.web.browserkit import (
-    CHROMIUM_FLAGS,
-    SCREENSHOTS,
-    VIEWPORT,
+    TIMEOUT_MS,
     UiCluster,
     WireFailure,
     WireWatch,
-    chromium_path,
+    assert_clean,
+    shot,
     start_cluster,
 )
 
 pytestmark = pytest.mark.slow
-
-#: Time for what the engine does on its own (a task of ~3 s, a push, a page's requests).
-TIMEOUT_MS = 15_000
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiCluster]:
@@ -44,40 +39,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiCluster]:
     nodes.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True,
-                                              args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def page(browser: Browser, cluster: UiCluster) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT)
-    context.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
-@pytest.fixture(scope="module")
-def wire(page: Page) -> WireWatch:
-    return WireWatch(page)
-
-
 @pytest.fixture(autouse=True)
 def no_dialog_left(page: Page) -> None:
     """A test starts with no dialog open, even when the one before failed with one open."""
     page.evaluate("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
-
-
-def shot(page: Page, name: str, *, full_page: bool = False) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 def by(page: Page, testid: str):
@@ -87,16 +52,6 @@ def by(page: Page, testid: str):
 def tail_after_end(failure: WireFailure) -> bool:
     """A live-output poll that raced the end of its task (the UI keeps the text it has)."""
     return failure.code == "UNKNOWN_INSTANCE" and failure.command.startswith("<processmanager")
-
-
-def assert_clean(wire: WireWatch, allowed=lambda failure: False) -> None:
-    """Every request of the page was answered, none refused (but ``allowed`` ones), no page
-    error."""
-    wire.settle()
-    failures, errors = wire.take()
-    assert not errors, errors
-    refused = [f for f in failures if not allowed(f)]
-    assert not refused, "\n".join(map(str, refused))
 
 
 def launch(page: Page, workflow: str, node: str, **parameters: str) -> None:
@@ -317,6 +272,8 @@ PAGES = [
     ("workflows", "workflows-table"), ("schedules", "schedules-table"),
     ("queues", "queues-table"), ("retry-schedules", "retry-table"),
     ("notifications", "notifications-table"), ("users", "users-table"),
+    ("variables", "variables-table"), ("launchers", "launchers-table"),
+    ("displays", "displays-table"),
     ("logs-engine", "logs-table"), ("logs-api", "logs-table"),
     ("logs-notifications", "logs-table"), ("statistics", "stats-table"),
     ("configuration", "config-table"),

@@ -32,10 +32,17 @@ TEST_IDS = [
     "killtask-button", "tag-input", "filter-form", "filter-apply", "page-next", "editor-xml",
     "editor-error", "editor-save", "editor-name", "editor-structure", "editor-goto-line",
     "workflow-row", "queue-row", "schedule-row", "user-row", "log-row", "config-row", "nav-",
+    "variables-table", "variable-row", "variable-new", "variable-edit", "variable-delete",
+    "variable-path", "variable-name", "variable-type", "variable-structure", "variable-value",
+    "variable-submit", "variable-error", "launchers-table", "launcher-row", "launcher-new",
+    "launcher-edit", "launcher-delete", "launcher-name", "launcher-workflow", "launcher-param-",
+    "launcher-submit", "displays-table", "display-row", "display-new", "display-edit",
+    "display-delete", "display-view-button", "display-view", "display-item", "display-path",
+    "display-submit",
 ]
 NAV_IDS = ["instances", "workflows", "schedules", "nodes", "queues", "retry-schedules",
-           "notifications", "users", "logs-engine", "logs-api", "logs-notifications", "statistics",
-           "configuration"]
+           "notifications", "users", "variables", "launchers", "displays", "logs-engine",
+           "logs-api", "logs-notifications", "statistics", "configuration"]
 
 
 class _Refs(HTMLParser):

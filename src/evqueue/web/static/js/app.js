@@ -10,6 +10,8 @@
  *   shared, and '#/instance/42' redirects there.
  * - Keyboard: '/' focuses the page's filter box; Esc closes dialogs (native <dialog>).
  * - Down nodes are shown in a banner, not hidden (frontend.md §5: no silent staleness).
+ * - The menu follows the profile (ADMIN-only entries are left out for a USER) and the engine:
+ *   the section of an optional module (Storage) shows only while every node announces it.
  */
 
 import { AuthError, State } from './connection.js';
@@ -19,52 +21,10 @@ import { Scope } from './scope.js';
 import { Session, storedCredentials } from './session.js';
 import { sha1Hex } from './sha1.js';
 import { button, h, replace, showError } from './ui.js';
-import * as configuration from './pages/configuration.js';
-import * as editor from './pages/workflow-editor.js';
 import { openInstanceDetails } from './pages/instance-details.js';
-import * as instances from './pages/instances.js';
 import { openLaunchDialog } from './pages/launch.js';
-import * as login from './pages/login.js';
-import * as logs from './pages/logs.js';
-import * as nodes from './pages/nodes.js';
-import * as notifications from './pages/notifications.js';
 import { openPreferences } from './pages/preferences.js';
-import * as queues from './pages/queues.js';
-import * as retrySchedules from './pages/retry-schedules.js';
-import * as schedules from './pages/schedules.js';
-import * as statistics from './pages/statistics.js';
-import * as users from './pages/users.js';
-import * as workflows from './pages/workflows.js';
-
-const ROUTES = [
-  { pattern: '/login', page: login, title: 'Log in', public: true },
-  { pattern: '/instances', page: instances, title: 'Instances', nav: 'instances' },
-  { pattern: '/instance/:id', redirect: (p, q) => ['/instances', { ...q, instance: p.id }] },
-  { pattern: '/workflows', page: workflows, title: 'Workflows', nav: 'workflows' },
-  { pattern: '/workflow/new', page: editor, title: 'New workflow', nav: 'workflows', admin: true },
-  { pattern: '/workflow/:id', page: editor, title: 'Workflow editor', nav: 'workflows' },
-  { pattern: '/schedules', page: schedules, title: 'Workflow schedules', nav: 'schedules', admin: true },
-  { pattern: '/nodes', page: nodes, title: 'Nodes', nav: 'nodes' },
-  { pattern: '/queues', page: queues, title: 'Queues', nav: 'queues' },
-  { pattern: '/retry-schedules', page: retrySchedules, title: 'Retry schedules', nav: 'retry-schedules' },
-  {
-    pattern: '/notifications',
-    page: notifications,
-    title: 'Notifications',
-    nav: 'notifications',
-    admin: true,
-  },
-  { pattern: '/users', page: users, title: 'Users and rights', nav: 'users', admin: true },
-  { pattern: '/logs/:kind', page: logs, title: 'Logs', navFrom: (p) => `logs-${p.kind}` },
-  { pattern: '/statistics', page: statistics, title: 'Statistics', nav: 'statistics' },
-  {
-    pattern: '/configuration',
-    page: configuration,
-    title: 'Running configuration',
-    nav: 'configuration',
-    admin: true,
-  },
-];
+import { ROUTES } from './routes.js';
 
 const NAV = [
   [
@@ -84,6 +44,15 @@ const NAV = [
       ['notifications', 'Notifications', '/notifications', true],
       ['users', 'Users', '/users', true],
     ],
+  ],
+  [
+    'Storage',
+    [
+      ['variables', 'Variables', '/variables'],
+      ['launchers', 'Launchers', '/launchers'],
+      ['displays', 'Displays', '/displays'],
+    ],
+    'storage',
   ],
   [
     'Observe',
@@ -192,6 +161,10 @@ class App {
       container.append(h('p', { class: 'note error' }, 'This page needs the ADMIN profile.'));
       return;
     }
+    if (route.module && !this.session.cluster.announces(route.module)) {
+      container.append(h('p', { class: 'note error' }, `Every node needs the ${route.module} module.`));
+      return;
+    }
     try {
       const page = route.page.mount(ctx) || {};
       if (page.canLeave) this.router.guard = page.canLeave;
@@ -259,13 +232,14 @@ class App {
     const main = h('main', { id: 'main', class: 'main', tabIndex: -1, testid: 'main' });
     const nav = h('nav', { class: 'sidebar', 'aria-label': 'Main menu' });
     const admin = this.session.isAdmin;
-    for (const [section, items] of NAV) {
+    for (const [section, items, module] of NAV) {
+      const mod = module ? { module } : undefined;
       const links = items
         .filter(([, , , needsAdmin]) => admin || !needsAdmin)
         .map(([id, label, path]) =>
           h('li', {}, h('a', { href: formatHash(path), testid: `nav-${id}`, dataset: { nav: id } }, label)),
         );
-      nav.append(h('h2', {}, section), h('ul', {}, links));
+      nav.append(h('h2', { dataset: mod }, section), h('ul', { dataset: mod }, links));
     }
     const status = h('a', { href: '#/nodes', class: 'cluster-status', testid: 'cluster-status' });
     const banner = h('div', {
@@ -328,6 +302,9 @@ class App {
 
   updateStatus() {
     if (!this.shell || !this.session.cluster) return;
+    for (const el of this.shell.nav.querySelectorAll('[data-module]')) {
+      el.hidden = !this.session.cluster.announces(el.dataset.module);
+    }
     const { preferences } = this.session;
     document.documentElement.style.setProperty('--env-color', preferences.env_color || 'transparent');
     replace(this.shell.env, preferences.env_name || '');

@@ -206,6 +206,15 @@ export class Cluster {
   }
 
   /**
+   * Whether every node whose greeting is known announces `module` (a menu needs it on all,
+   * frontend.md §1.6); unlike modules(), also true before any events socket is up.
+   */
+  announces(module) {
+    const known = this.nodes.filter((n) => n.greeting);
+    return known.length > 0 && known.every((n) => n.greeting.modules.some((m) => m.name === module));
+  }
+
+  /**
    * Send one command. options.node: a node name, or undefined for the first up node.
    * Resolves with the reply root; rejects EngineError (KO) or ConnectionError.
    */
