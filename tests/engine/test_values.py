@@ -88,10 +88,61 @@ class TestCommand:
 
     def test_split_path(self):
         assert split_path('a "b c" d\\ e $X', {"X": "y"}) == ["a", "b c", "d e", "y"]
-        with pytest.raises(TaskSetupError):
-            split_path("", {})
-        with pytest.raises(TaskSetupError):
-            split_path('"unbalanced', {})
+        assert split_path("a '$X' $UNSET \"$UNSET\"", {"X": "y"}) == ["a", "$X", ""]
+        for refused in ("", "   ", "$UNSET", '"unbalanced', "a | b", "a > b", "a < b"):
+            with pytest.raises(TaskSetupError, match="^Error expanding task command line$"):
+                split_path(refused, {})
+        # left to the monitor: command substitution, forms glibc may crash on
+        for deferred in ("$(echo a)", "`echo a`", "$(echo a) |", "$((1+2))", "${X:-y}"):
+            assert split_path(deferred, {}) is None
+
+    def test_words_are_evqueues(self):
+        command, _ = command_of(
+            '<task name="t" path="/bin/sh -c \'echo $0-$1\' X" queue="default">'
+            '<input>Y</input></task>')
+        assert (command.path, command.args) == ("/bin/sh", ("-c", "echo $0-$1", "X", "Y"))
+        assert command.command_line == ""
+        command, _ = command_of(
+            '<task name="t" path="run \'$HOME\' $HOME ~root $UNSET &quot;$UNSET&quot;" '
+            'queue="default"/>')
+        assert (command.path, command.args) == ("./run", ("$HOME", "/home/evq", "/root", ""))
+
+    def test_globs_expand_from_the_engine_directory(self, tmp_path, monkeypatch):
+        for name in ("b.txt", "a.txt"):
+            (tmp_path / name).touch()
+        monkeypatch.chdir(tmp_path)
+        command, _ = command_of('<task name="t" path="/bin/ls *.txt" queue="default"/>')
+        assert command.args == ("a.txt", "b.txt")
+
+    @pytest.mark.parametrize("path", [
+        "/bin/echo $(echo sub)", "/bin/echo `echo sub`", "/bin/echo $((1+2))",
+        "$(echo a) |",
+    ])
+    def test_command_substitution_is_left_to_the_monitor(self, path):
+        command, d = command_of(f'<task name="t" path="{path}" queue="default">'
+                                '<input>in</input></task>')
+        assert (command.command_line, command.path, command.args) == (path, "", ("in",))
+        assert d.task("t").get("status") == "QUEUED"
+
+    @pytest.mark.parametrize("path", [
+        "/bin/echo a | wc", "/bin/echo a &lt; b", "/bin/echo a &gt; b", "/bin/echo a; b",
+        "/bin/echo a &amp; b", "/bin/echo a&#10;b", "/bin/echo (a)", "/bin/echo {a}",
+        "/bin/echo 'open", "", "$UNSET",
+    ])
+    def test_refused_lines_abort_the_task(self, path):
+        d = Driver(make_instance(wf(f'<task name="t" path="{path}" queue="default"/>'),
+                                 {"p": "P", "h": "H"})).start()
+        assert (d.task("t").get("status"), d.task("t").get("error")) == (
+            "ABORTED", "Task execution : Error expanding task command line")
+        assert not d.queued and d.root.get("errors") == "1"
+
+    def test_remote_binary_paths_are_expanded_script_paths_are_not(self):
+        command, _ = command_of('<task name="t" path="/bin/x $HOME" queue="default" '
+                                'host="far" use-agent="yes"/>')
+        assert (command.path, command.args, command.host) == ("/bin/x", ("/home/evq",), "far")
+        command, _ = command_of('<task name="t" type="SCRIPT" path="a | b" queue="default">'
+                                '<script>#!/bin/sh</script></task>')
+        assert (command.path, command.args, command.command_line) == ("", (), "")
 
 
 class TestInputs:

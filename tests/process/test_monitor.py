@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import sysv_ipc
 
 from evqueue.process.ipc import Message, ProgressMessage, TaskExitMessage, decode_message
 from evqueue.process.spec import ProcessSettings, TaskSpec
+from tests.e2e.enginekit import pid_alive
+from tests.e2e.nodes import wait_for
 
 TRICKY = ["a b", "it's", '"dq"', "$HOME", "`id`", "back\\slash", "semi;colon", ""]
 
@@ -29,17 +32,25 @@ exec /bin/sh -c "$1"
 """
 
 
-def run_monitor(spec: TaskSpec, queue: sysv_ipc.MessageQueue) -> tuple[int, list[Message]]:
-    """Run one monitor to completion; return its pid and the messages it sent."""
+def run_monitor(spec: TaskSpec, queue: sysv_ipc.MessageQueue,
+                cwd: Path | None = None) -> tuple[int, list[Message]]:
+    """Run one monitor to completion (in ``cwd``, the forker's directory, when given);
+    return its pid and the messages it sent."""
     process = subprocess.run(
-        [sys.executable, "-m", "evqueue.process.monitor"], input=spec.encode(), timeout=30
+        [sys.executable, "-m", "evqueue.process.monitor"], input=spec.encode(), timeout=30,
+        cwd=cwd,
     )
+    return process.returncode, received(queue)
+
+
+def received(queue: sysv_ipc.MessageQueue) -> list[Message]:
+    """The messages waiting in the queue."""
     messages = []
     while True:
         try:
             data, mtype = queue.receive(block=False)
         except sysv_ipc.BusyError:
-            return process.returncode, messages
+            return messages
         messages.append(decode_message(mtype, data))
 
 
@@ -143,6 +154,66 @@ def test_script_without_shebang_cannot_execute(settings, queue) -> None:
     _, messages = run_monitor(spec, queue)
     assert exit_message(messages).retcode == -1
     assert f"Could not execute process: '{spec.script_path}'" in output(spec, "stderr")
+
+
+# -- command lines left by the engine ---------------------------------------------------------
+
+
+def test_command_line_is_expanded_with_command_substitution(settings, queue, tmp_path) -> None:
+    line = "/bin/echo $(echo sub) `echo back` \"$(echo 'a  b')\" $((1+2)) '$HOME'"
+    spec = TaskSpec.build(settings, tid=30, command_line=line, args=["in put"])
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == 0
+    assert output(spec, "stdout") == "sub back a  b 3 $HOME in put\n"
+
+
+def test_command_line_expands_before_the_task_changes_directory(settings, queue,
+                                                                tmp_path) -> None:
+    (tmp_path / "wd" / "here.txt").touch()
+    task = tmp_path / "tasks" / "show.sh"
+    task.write_text('#!/bin/sh\necho "$(pwd) $*"\n')
+    task.chmod(0o755)
+    spec = TaskSpec.build(settings, tid=31, command_line="show.sh $(echo x) *.txt",
+                          wd=str(tmp_path / "logs"))
+    _, messages = run_monitor(spec, queue, cwd=tmp_path / "wd")
+    assert exit_message(messages).retcode == 0
+    # the first word got the tasks directory; the glob matched in the forker's directory
+    assert output(spec, "stdout") == f"{tmp_path / 'logs'} x here.txt\n"
+
+
+@pytest.mark.parametrize("line", [
+    "/bin/echo $(echo a) | wc",  # refused character after a substitution
+    "/bin/echo $(echo a) 'open",
+    "$(true)",  # no word at all
+    "/bin/echo $(())",  # crashes glibc 2.36's wordexp: only the expanding child dies
+    "/bin/echo ${UNSET:?}",
+])
+def test_command_line_that_cannot_be_expanded(settings, queue, line) -> None:
+    spec = TaskSpec.build(settings, tid=32, command_line=line)
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == -1
+    assert output(spec, "stderr") == "Error expanding task command line\n"
+    assert output(spec, "stdout") == ""
+
+
+def test_kill_during_expansion_stops_the_substituted_commands(settings, queue,
+                                                              tmp_path) -> None:
+    pid_file = tmp_path / "sleep.pid"
+    line = f"/bin/echo $(echo $$ > {pid_file}; exec sleep 60)"
+    spec = TaskSpec.build(settings, tid=33, command_line=line)
+    monitor = subprocess.Popen([sys.executable, "-m", "evqueue.process.monitor"],
+                               stdin=subprocess.PIPE)
+    assert monitor.stdin is not None
+    monitor.stdin.write(spec.encode())
+    monitor.stdin.close()
+    assert wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 20)
+    sleep_pid = int(pid_file.read_text())
+    monitor.send_signal(signal.SIGTERM)
+    monitor.wait(timeout=30)
+    assert exit_message(received(queue)).retcode == -1
+    assert "killed before the task started" in output(spec, "stderr")
+    assert wait_for(lambda: not pid_alive(sleep_pid), 20)
+    assert output(spec, "stdout") == ""
 
 
 # -- remote ----------------------------------------------------------------------------------

@@ -103,6 +103,13 @@ def test_encode_decode_round_trip() -> None:
     assert TaskSpec.decode(spec.encode()) == spec
 
 
+def test_a_command_line_spec_carries_the_tasks_directory_for_the_monitor() -> None:
+    settings = ProcessSettings(tasks_directory="/tasks")
+    spec = TaskSpec.build(settings, tid=4, command_line="run.sh $(date)", args=["x"])
+    assert (spec.path, spec.command_line, spec.tasks_directory) == ("", "run.sh $(date)", "/tasks")
+    assert TaskSpec.decode(spec.encode()) == spec
+
+
 def test_decode_rejects_garbage() -> None:
     with pytest.raises(ValueError, match="invalid task spec"):
         TaskSpec.decode(b"{}")

@@ -4,6 +4,9 @@ A workflow parameter is passed to a real task as a command-line argument, as an 
 variable (``parameters-mode="ENV"``) and on stdin. Each hostile value (command substitution,
 backticks, ``;``, pipes, newlines, quotes, globs, variables) must arrive byte for byte, and the
 commands hidden in it must never run: each would create a marker file.
+
+Only the task's ``path``, written by the workflow's author, is expanded (by glibc's wordexp, as
+evQueue does: quotes, variables, globs, command substitution); inputs are never added to it.
 """
 
 from __future__ import annotations
@@ -95,17 +98,21 @@ def test_hostile_values_arrive_literally_and_run_nothing(world, template):
     assert not marker.exists(), f"{value!r} ran a command"
 
 
-def test_a_task_path_is_split_into_words_without_evaluation(world):
+def test_a_task_path_is_expanded_as_evqueue_expands_it(world):
     node, admin, directory, out = world
     marker = directory / "marker-path"
-    path = f"{directory / 'argv.sh'} $(touch {marker}) `touch {marker}`"
-    workflow = ("<workflow><subjobs><job><tasks>"
-                f"<task path={quoteattr(path)} queue='default'/>"
-                "</tasks></job></subjobs></workflow>")
-    admin.exec(f"<workflow action='create' name='path' content='{b64(workflow)}'/>")
-    (out / "argv").unlink(missing_ok=True)
-    answer = admin.exec("<instance action='launch' name='path' mode='synchronous'/>")
-    assert wait_for(lambda: (out / "argv").exists(), 10)
-    assert (out / "argv").read_text() == "$(touch"
+    argv = directory / "argv.sh"
+    for name, path, expected in (
+        ("quoted", f"{argv} '$(touch {marker})'", f"$(touch {marker})"),
+        ("substituted", f"{argv} $(echo ran)", "ran"),
+    ):
+        workflow = ("<workflow><subjobs><job><tasks>"
+                    f"<task path={quoteattr(path)} queue='default'/>"
+                    "</tasks></job></subjobs></workflow>")
+        admin.exec(f"<workflow action='create' name='path_{name}' content='{b64(workflow)}'/>")
+        (out / "argv").unlink(missing_ok=True)
+        answer = admin.exec(f"<instance action='launch' name='path_{name}' mode='synchronous'/>")
+        assert answer.get("workflow-instance-id")
+        assert wait_for(lambda: (out / "argv").exists(), 10)
+        assert (out / "argv").read_text() == expected
     assert not marker.exists()
-    assert answer.get("workflow-instance-id")

@@ -40,6 +40,9 @@ class TaskCommand:
             word of the task's ``path``; "" for SCRIPT tasks.
         args: arguments after the executable: the static words of ``path``, then (CMDLINE mode)
             the values of the non-skipped inputs in document order.
+        command_line: a BINARY task's ``path`` left for the monitor to expand (command
+            substitution, or forms glibc's ``wordexp`` may crash on); ``path`` is then "" and
+            ``args`` holds only the inputs.
         env: variables added to the engine's environment: ``EVQUEUE_IPC_QID=0``,
             ``EVQUEUE_ENV=true`` and (ENV mode) one per input, an unnamed input being
             ``DEFAULT_PARAMETER_NAME``.
@@ -58,6 +61,7 @@ class TaskCommand:
     path: str
     args: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
+    command_line: str = ""
     stdin: bytes = b""
     script: str | None = None
     wd: str = ""

@@ -12,13 +12,15 @@ so the instance XML shows the computed values (semantics.md §1.7):
   turns the input to ``mode="xml"``.
 
 ``build_command`` turns the computed task into a :class:`~evqueue.engine.actions.TaskCommand`.
+A BINARY task's ``path`` is split as evQueue splits it, by glibc's ``wordexp``
+(:func:`split_path`), but without command substitution: the engine never waits on a process.
+A line that needs it, or that holds a form glibc may crash on, is left whole to the task's
+monitor (``TaskCommand.command_line``), which expands it in a process of its own.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
 from collections.abc import Mapping
 from copy import deepcopy
 from decimal import Decimal
@@ -40,6 +42,14 @@ from evqueue.model.xpath import (
     evaluate_nodes,
     string_value,
 )
+from evqueue.process.spec import resolve_task_path
+from evqueue.process.wordexp import (
+    EXPANSION_ERROR,
+    WordExpCode,
+    WordExpError,
+    needs_isolation,
+    wordexp,
+)
 
 __all__ = [
     "TaskSetupError",
@@ -51,7 +61,6 @@ __all__ = [
 ]
 
 _BRACES = re.compile(r"\{[^}]+\}")
-_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 _TRUE = ("yes", "true", "1")
 _DYNAMIC_ATTRIBUTES = (
     ("host", "Error computing dynamic host"),
@@ -220,13 +229,14 @@ def build_command(st: InstanceState, task: etree._Element) -> TaskCommand:
     if task_type == "SCRIPT" and host and not use_agent:
         raise TaskSetupError("Script tasks cannot be remote without using evQueue agent")
 
-    path, args = "", []
+    path, args, command_line = "", [], ""
     script = None
     if task_type == "BINARY":
         words = split_path(task.get("path", ""), st.settings.environ)
-        path, args = words[0], words[1:]
-        if not os.path.isabs(path):
-            path = f"{st.settings.tasks_directory}/{path}"
+        if words is None:
+            command_line = task.get("path", "")
+        else:
+            path, args = resolve_task_path(words[0], st.settings.tasks_directory), words[1:]
     else:
         script_node = task.find("script")
         script = "".join(script_node.itertext()) if script_node is not None else ""
@@ -247,6 +257,7 @@ def build_command(st: InstanceState, task: etree._Element) -> TaskCommand:
         path=path,
         args=tuple(args),
         env=env,
+        command_line=command_line,
         stdin=_stdin(task),
         script=script,
         wd=task.get("wd", ""),
@@ -257,31 +268,36 @@ def build_command(st: InstanceState, task: etree._Element) -> TaskCommand:
     )
 
 
-def split_path(path: str, environ: Mapping[str, str]) -> list[str]:
-    """Split a BINARY task's ``path`` into words, with quotes, ``~`` and ``$VAR`` expanded.
+def split_path(path: str, environ: Mapping[str, str]) -> list[str] | None:
+    """Split a BINARY task's ``path`` into words with glibc's ``wordexp``, as evQueue does.
+
+    Quotes, ``$VAR`` (from ``environ``), ``~`` and globs (from the working directory) are
+    expanded here; command substitution, arithmetic and parameter operators are left to the
+    task's monitor.
+
+    Args:
+        path: the task's ``path`` attribute.
+        environ: the variables ``$VAR`` reads (the engine's environment).
+
+    Returns:
+        The words, or None when the line is for the task's monitor to expand: it has command
+        substitution, or a form glibc may crash on (see :mod:`evqueue.process.wordexp`).
 
     Raises:
-        TaskSetupError: empty path or unbalanced quotes.
+        TaskSetupError: ``wordexp`` refused the line (an unquoted ``|&;<>(){}`` or newline,
+            unbalanced quotes…) or it gives no word.
     """
+    if needs_isolation(path):
+        return None
     try:
-        words = shlex.split(path)
-    except ValueError:
-        raise TaskSetupError("Error expanding task command line") from None
+        words = wordexp(path, environ=environ)
+    except WordExpError as exc:
+        if exc.code is WordExpCode.CMDSUB:
+            return None
+        raise TaskSetupError(EXPANSION_ERROR) from None
     if not words:
-        raise TaskSetupError("Error expanding task command line")
-    return [_expand_word(word, environ) for word in words]
-
-
-def _expand_word(word: str, environ: Mapping[str, str]) -> str:
-    def variable(match: re.Match[str]) -> str:
-        return environ.get(match.group(1) or match.group(2), "")
-
-    word = _VARIABLE.sub(variable, word)
-    if word.startswith("~"):
-        home = environ.get("HOME")
-        if home and (word == "~" or word.startswith("~/")):
-            word = home + word[1:]
-    return word
+        raise TaskSetupError(EXPANSION_ERROR)
+    return words
 
 
 def _remote(root: etree._Element, task: etree._Element) -> tuple[str, str]:

@@ -13,6 +13,12 @@ It runs in a child the forker forked (:func:`monitor_main`), or standalone as
 - SIGTERM to the monitor → SIGKILL to the task's process group, and the exit is reported (-1).
 - retcode: exit status as a signed char, else -1. Exec failure → ``Could not execute process:
   '<path>'`` in the stderr file and -1; working-directory failure likewise.
+- A spec with a ``command_line`` (a task path the engine left to us: command substitution, or
+  forms glibc's ``wordexp`` may crash on) is expanded first, with command substitution, in a
+  child of the monitor (its own process group, so a kill reaches the commands it runs; a crash
+  costs only that child), from the monitor's working directory (``core.wd``) before any change
+  to the task's; the first word gets the tasks-directory prefix, the words go before the
+  arguments. Failure → ``Error expanding task command line`` in the stderr file and -1.
 - Remote (``host`` set): ``ssh [-i key] [user@]host '<quoted command>'``; with the agent, the
   agent's framed stdout is demultiplexed into the files and the log channel. Nothing is ever
   passed through a local shell.
@@ -23,6 +29,7 @@ It runs in a child the forker forked (:func:`monitor_main`), or standalone as
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import signal
@@ -38,7 +45,8 @@ from evqueue.process.child import Reader, exit_code, pump, spawn
 from evqueue.process.errors import AgentProtocolError
 from evqueue.process.ipc import ProgressMessage, TaskExitMessage, open_queue, send_message
 from evqueue.process.logchannel import Closed, LogChannel, LogText, Progress
-from evqueue.process.spec import TaskSpec, task_environment
+from evqueue.process.spec import TaskSpec, resolve_task_path, task_environment
+from evqueue.process.wordexp import EXPANSION_ERROR, WordExpError, wordexp
 
 __all__ = ["MONITOR_NAME", "monitor_main", "run", "set_process_name"]
 
@@ -186,6 +194,55 @@ def _start(path: str, argv: list[str], env: dict[bytes, bytes], fds: dict[int, i
     return pid
 
 
+def _expand_command_line(spec: TaskSpec, files: _Files, task: _Task) -> TaskSpec | None:
+    """The spec with its ``command_line`` expanded, or None (reason in the stderr file)."""
+    if task.kill_requested:
+        files.error("evq_monitor: killed before the task started\n")
+        return None
+    words_r, words_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the expanding child
+        code = 1
+        try:
+            os.close(words_r)
+            os.setpgid(0, 0)
+            words = wordexp(spec.command_line, commands=True)
+            if words:
+                # C strings hold no NUL: it separates the words.
+                _write_all(words_w, b"\0".join(os.fsencode(word) for word in words))
+                code = 0
+        except (WordExpError, OSError):
+            pass
+        finally:
+            os._exit(code)
+    os.close(words_w)
+    with contextlib.suppress(OSError):  # whichever of parent and child comes first
+        os.setpgid(pid, pid)
+    task.pid = pid
+    if task.kill_requested:
+        task.kill()
+    chunks = []
+    while chunk := os.read(words_r, 65536):
+        chunks.append(chunk)
+    os.close(words_r)
+    _, status = os.waitpid(pid, 0)
+    task.pid = 0
+    if task.kill_requested:
+        files.error("evq_monitor: killed before the task started\n")
+        return None
+    if os.waitstatus_to_exitcode(status) != 0:
+        files.error(EXPANSION_ERROR + "\n")
+        return None
+    words = [os.fsdecode(word) for word in b"".join(chunks).split(b"\0")]
+    try:
+        return dataclasses.replace(
+            spec, path=resolve_task_path(words[0], spec.tasks_directory),
+            args=(*words[1:], *spec.args), command_line="")
+    except ValueError:  # an empty executable with no tasks directory
+        files.error(EXPANSION_ERROR + "\n")
+        return None
+
+
 def _write_script(path: str, content: str) -> None:
     fd = os.open(path, _FILE_FLAGS, 0o700)
     try:
@@ -285,8 +342,10 @@ def run(spec: TaskSpec) -> int:
     files: _Files | None = None
     try:
         files = _Files(spec)
-        runner = _run_remote if spec.host else _run_local
-        retcode = runner(spec, files, task, _progress_reporter(queue, spec.tid))
+        runnable = _expand_command_line(spec, files, task) if spec.command_line else spec
+        if runnable is not None:
+            runner = _run_remote if runnable.host else _run_local
+            retcode = runner(runnable, files, task, _progress_reporter(queue, spec.tid))
         if task.kill_requested:
             files.error("evq_monitor : received SIGTERM, killing task...\n")
     except Exception as exc:  # report whatever happened, never lose the exit message

@@ -7,7 +7,8 @@ Rules:
   names, working directory). It is checked when built: a spec that cannot run does not exist.
 - Per-task files carry the node name AND the tid (``<logs>/<node>-<tid>.stdout``,
   ``<scripts>/<node>-<tid>.script``) so two nodes sharing a directory never collide.
-- A relative task path is prefixed with ``processmanager.tasks.directory`` (as evQueue does); the
+- A relative task path is prefixed with ``processmanager.tasks.directory`` (as evQueue does), by
+  :func:`resolve_task_path` only (the engine, :meth:`TaskSpec.build` and the monitor use it); the
   monitor changes to the task's working directory before executing it, so a still-relative
   result resolves against that directory, as in evQueue.
 - The forker→monitor channel carries :meth:`TaskSpec.encode` (JSON). Both ends are ours, so this
@@ -188,7 +189,9 @@ class TaskSpec:
 
     ``path`` is already resolved; ``script`` is set for SCRIPT tasks (then ``path`` is unused and
     the script is written to :attr:`script_path`); ``wd`` is the task's own working directory
-    ("" when it has none) and ``default_wd`` is ``core.wd``.
+    ("" when it has none) and ``default_wd`` is ``core.wd``. ``command_line`` is a BINARY task's
+    ``path`` that the monitor expands itself (then ``path`` is ""): its words come before
+    ``args``, the first one resolved against ``tasks_directory``.
     """
 
     node: str
@@ -196,6 +199,8 @@ class TaskSpec:
     path: str
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    command_line: str = ""
+    tasks_directory: str = "."
     wd: str = ""
     default_wd: str = ""
     stdin: bytes = b""
@@ -215,7 +220,7 @@ class TaskSpec:
     def __post_init__(self) -> None:
         if self.tid <= 0 or self.tid > 2**31 - 1:
             raise ValueError(f"tid must be a positive 32-bit integer, got {self.tid}")
-        if self.script is None and not self.path:
+        if self.script is None and not self.path and not self.command_line:
             raise ValueError("a BINARY task needs a path")
         if self.host and self.script is not None and not self.use_agent:
             raise ValueError("Script tasks cannot be remote without using evQueue agent")
@@ -232,6 +237,7 @@ class TaskSpec:
         path: str = "",
         args: tuple[str, ...] | list[str] = (),
         env: dict[str, str] | None = None,
+        command_line: str = "",
         wd: str = "",
         stdin: bytes | str = b"",
         script: str | None = None,
@@ -248,6 +254,7 @@ class TaskSpec:
             path: the executable (the first word of the task ``path``); unused for scripts.
             args: static arguments then CMDLINE parameters, in order.
             env: ENV-mode parameters.
+            command_line: a BINARY task's path for the monitor to expand (``path`` unused).
             wd: the task's working directory ("" → ``core.wd`` locally, none remotely).
             stdin: data piped to the task's stdin ("" → no pipe, stdin is /dev/null).
             script: the script content of a SCRIPT task (needs a ``#!`` line).
@@ -265,6 +272,8 @@ class TaskSpec:
             path=resolve_task_path(path, settings.tasks_directory) if path else "",
             args=tuple(args),
             env=dict(env or {}),
+            command_line=command_line,
+            tasks_directory=settings.tasks_directory,
             wd=wd,
             default_wd=settings.core_wd,
             stdin=stdin.encode() if isinstance(stdin, str) else stdin,

@@ -120,9 +120,9 @@ class ProcessLauncher:
         try:
             spec = TaskSpec.build(
                 self.settings, tid=tid, path=command.path, args=tuple(command.args),
-                env=dict(command.env), wd=command.wd, stdin=command.stdin,
-                script=command.script, merge_stderr=command.merge_stderr, host=command.host,
-                user=command.user, use_agent=command.use_agent)
+                env=dict(command.env), command_line=command.command_line, wd=command.wd,
+                stdin=command.stdin, script=command.script, merge_stderr=command.merge_stderr,
+                host=command.host, user=command.user, use_agent=command.use_agent)
         except ValueError as exc:
             raise LaunchError(str(exc)) from None
         started = asyncio.get_running_loop().create_future()
