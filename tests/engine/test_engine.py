@@ -459,7 +459,7 @@ class TestRestart:
         engine, *_ = make_engine({"one": ONE}, store=store, script=lambda c: HOLD)
         instance_id = await store.create_instance(NewInstanceRow(
             workflow_id=1, node_name="localhost", schedule_id=None, host="", comment="",
-            start_time="2026-01-01 00:00:00", parameters=None))
+            start_time=datetime.datetime(2026, 1, 1), parameters=None))
         assert await engine.resume() == []
         assert store.rows[instance_id].status == "TERMINATED"
         await engine.stop()

@@ -8,7 +8,7 @@ from lxml import etree
 
 from evqueue.engine import EngineSettings, Spilled, StoredInstance
 from evqueue.engine.persistence import Persistence
-from tests.engine.drive import make_instance
+from tests.engine.drive import HOLD, Driver, make_instance
 from tests.engine.fakes import MemoryStore
 from tests.engine.workflows import simple
 
@@ -45,6 +45,33 @@ async def test_write_records():
     assert running.custom_filters is None and running.insert is False
     final = persistence.write(instance, terminal=True)
     assert final.custom_filters == () and final.tags == ()
+
+
+async def test_records_carry_the_times_the_instance_xml_shows_as_datetimes():
+    store = MemoryStore()
+    launches = []
+    create = store.create_instance
+
+    async def create_and_keep(row):  # type: ignore[no-untyped-def]
+        launches.append(row)
+        return await create(row)
+
+    store.create_instance = create_and_keep  # type: ignore[method-assign]
+    persistence = Persistence(store, EngineSettings(environ={}, node_name="n1"))
+    instance = make_instance(simple('<task name="t" path="/x" queue="default"/>'))
+    launched = NOW + datetime.timedelta(microseconds=250000)
+    instance.id = await persistence.new_id(instance, launched)
+    assert launches[0].start_time == launched
+    assert persistence.write(instance, terminal=False).start_time is None  # not started
+    driver = Driver(instance, lambda command: HOLD, now=launched).start().run()
+    running = persistence.write(instance, terminal=False)
+    assert (running.start_time, running.end_time) == (NOW, None)  # the XML's whole seconds
+    driver.advance(3)
+    driver.end(*driver.running)
+    ended = persistence.write(instance, terminal=True)
+    assert ended.end_time == NOW + datetime.timedelta(seconds=3)
+    assert (instance.root.get("start_time"), instance.root.get("end_time")) == (
+        "2024-01-10 10:00:00", "2024-01-10 10:00:03")
 
 
 async def test_large_texts_are_spilled_except_xml_output():

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 
 from evqueue.engine.ports import InstanceWrite
 from evqueue.engine.savepoints import SavepointWriter
 from tests.engine.fakes import MemoryStore
 
+T0 = datetime.datetime(2026, 1, 1)
+
 
 def write(instance_id: int, status: str = "EXECUTING") -> InstanceWrite:
-    return InstanceWrite(instance_id, 1, None, "n", None, None, status, "t0", None, 0,
+    return InstanceWrite(instance_id, 1, None, "n", None, None, status, T0, None, 0,
                          f"<workflow id='{instance_id}' status='{status}'/>", insert=False)
 
 

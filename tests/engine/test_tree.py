@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 
 from evqueue.engine.states import InvalidTransition, Trigger
-from evqueue.engine.tree import InstanceTree, format_time, parse_xml
+from evqueue.engine.tree import InstanceTree, parse_xml
 from evqueue.model.xpath import AttrRef
 
 XML = ('<workflow evqid="1"><subjobs><job evqid="2"><tasks><task evqid="5"/></tasks>'
@@ -56,7 +54,3 @@ def test_set_status_uses_the_table():
 def test_parse_xml_does_not_expand_entities():
     document = parse_xml('<!DOCTYPE r [<!ENTITY e "boom">]><r>&e;</r>')
     assert document.text is None and "boom" not in "".join(document.itertext())
-
-
-def test_format_time():
-    assert format_time(datetime.datetime(2024, 2, 3, 4, 5, 6)) == "2024-02-03 04:05:06"

@@ -6,7 +6,7 @@ import importlib
 
 import evqueue.protocol
 
-MODULES = ["auth", "connstr", "errors", "framing", "messages", "response"]
+MODULES = ["auth", "connstr", "errors", "framing", "messages", "response", "times"]
 
 
 def test_package_exports_every_public_name() -> None:

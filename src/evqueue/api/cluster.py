@@ -18,15 +18,13 @@ from lxml import etree
 from evqueue.api.context import ApiContext
 from evqueue.api.session import Session
 from evqueue.api.table import CommandTable
-from evqueue.protocol import Command, Response
+from evqueue.protocol import TIME_FORMAT, Command, Response
 from evqueue.storage.cluster import list_nodes
 
 __all__ = ["NODE_MAX_AGE", "routes"]
 
 #: Seconds after its last heartbeat during which a node still counts as alive.
 NODE_MAX_AGE = 15.0
-
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 routes = CommandTable()
 

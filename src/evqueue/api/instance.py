@@ -23,6 +23,7 @@ from evqueue.api.session import Right, Session
 from evqueue.api.table import CommandTable
 from evqueue.engine.errors import EngineError
 from evqueue.protocol import (
+    TIME_FORMAT,
     ApiError,
     Command,
     InstanceAlreadyTagged,
@@ -43,8 +44,6 @@ from evqueue.storage import workflows as workflow_verbs
 __all__ = ["routes"]
 
 routes = CommandTable()
-
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def _api_error(error: EngineError) -> ApiError:

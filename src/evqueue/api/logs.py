@@ -24,7 +24,7 @@ from evqueue.api.context import ApiContext
 from evqueue.api.session import Session
 from evqueue.api.table import CommandTable
 from evqueue.config.values import LOG_LEVELS
-from evqueue.protocol import ApiError, Command, InvalidInteger, Response
+from evqueue.protocol import TIME_FORMAT, ApiError, Command, InvalidInteger, Response
 from evqueue.storage import logs as store
 from evqueue.storage import queues, retry_schedules, tags, users, workflow_schedules, workflows
 from evqueue.storage.database import Database
@@ -34,7 +34,6 @@ __all__ = ["routes"]
 routes = CommandTable()
 
 _LEVEL_NAMES = {number: name for name, number in LOG_LEVELS.items()}
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def _page(cmd: Command) -> tuple[int, int]:
@@ -47,7 +46,7 @@ def _page(cmd: Command) -> tuple[int, int]:
 
 
 def _time(value: datetime.datetime | str) -> str:
-    return value.strftime(_TIME_FORMAT) if isinstance(value, datetime.datetime) else str(value)
+    return value.strftime(TIME_FORMAT) if isinstance(value, datetime.datetime) else str(value)
 
 
 def _log(**attrs: str | int) -> etree._Element:

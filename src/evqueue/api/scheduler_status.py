@@ -18,15 +18,13 @@ from lxml import etree
 from evqueue.api.context import ApiContext
 from evqueue.api.session import Session
 from evqueue.api.tools import STATUS_TYPES
-from evqueue.protocol import Command, Response
+from evqueue.protocol import TIME_FORMAT, Command, Response
 from evqueue.services.scheduler import Scheduler, ScheduleStatus
 
 __all__ = ["SCHEDULER", "install_scheduler_status", "scheduler_element", "status_scheduler"]
 
 #: ``ctx.extras`` key of the node's :class:`~evqueue.services.scheduler.Scheduler`.
 SCHEDULER = "scheduler"
-
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def scheduler_element(rows: list[ScheduleStatus]) -> etree._Element:
@@ -40,7 +38,7 @@ def scheduler_element(rows: list[ScheduleStatus]) -> etree._Element:
             node.set("workflow_instance_id", str(row.instance_id))
             node.set("scheduled_at", "running")
         elif row.scheduled_at is not None:
-            node.set("scheduled_at", row.scheduled_at.strftime(_TIME_FORMAT))
+            node.set("scheduled_at", row.scheduled_at.strftime(TIME_FORMAT))
     return status
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 from lxml import etree
 
@@ -42,8 +43,9 @@ from evqueue.engine.outputs import record_stop, xml_safe
 from evqueue.engine.retry import arm_retry
 from evqueue.engine.state import EvaluationFailed, InstanceSettings, InstanceState, QueueResolver
 from evqueue.engine.states import Status, Trigger
-from evqueue.engine.tree import TIME_FORMAT, InstanceTree, format_time, parse_xml
+from evqueue.engine.tree import InstanceTree, parse_xml
 from evqueue.model.xpath import Scope, XPathError, evaluate_boolean, evaluate_nodes, string_value
+from evqueue.protocol.times import format_time, parse_time
 
 __all__ = ["Instance", "Parameters"]
 
@@ -51,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 #: Launch parameters: a mapping or (name, value) pairs (a repeated name keeps its first value).
 Parameters = Mapping[str, str] | Iterable[tuple[str, str]]
+
+_Default = TypeVar("_Default", datetime.datetime, None)
 
 _DEBUG_RESET = ("retry_schedule_level", "retry_times", "retry_at", "progression", "error",
                 "retval", "execution_time")
@@ -182,6 +186,16 @@ class Instance:
     def status(self) -> Status:
         """EXECUTING or TERMINATED (NONE before :meth:`start`)."""
         return Status(self._st.root.get("status", ""))
+
+    @property
+    def start_time(self) -> datetime.datetime | None:
+        """When :meth:`start` (or :meth:`debug_resume`) ran; None before."""
+        return _parse_time(self._st.root.get("start_time"), None)
+
+    @property
+    def end_time(self) -> datetime.datetime | None:
+        """When the instance was TERMINATED; None while it runs."""
+        return _parse_time(self._st.root.get("end_time"), None)
 
     @property
     def errors(self) -> int:
@@ -512,9 +526,10 @@ def _import_schedules(root: etree._Element, global_schedules: Mapping[str, str])
         schedules.append(schedule)
 
 
-def _parse_time(value: str, default: datetime.datetime) -> datetime.datetime:
+def _parse_time(value: str | None, default: _Default) -> datetime.datetime | _Default:
+    """A time attribute as a datetime; ``default`` when it is missing or not a time."""
     try:
-        return datetime.datetime.strptime(value, TIME_FORMAT)
+        return parse_time(value) if value else default
     except ValueError:
         return default
 

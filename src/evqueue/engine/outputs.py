@@ -27,7 +27,8 @@ from evqueue.engine.actions import Spilled, TaskResult
 from evqueue.engine.retry import retry_task
 from evqueue.engine.state import InstanceState
 from evqueue.engine.states import Trigger
-from evqueue.engine.tree import format_time, parse_xml
+from evqueue.engine.tree import parse_xml
+from evqueue.protocol.times import format_time
 
 __all__ = ["record_stop", "xml_safe"]
 

@@ -41,7 +41,6 @@ from evqueue.engine.ports import InstanceStore, InstanceWrite, NewInstanceRow, S
 from evqueue.engine.savepoints import SavepointWriter
 from evqueue.engine.settings import EngineSettings
 from evqueue.engine.states import Status
-from evqueue.engine.tree import format_time
 
 __all__ = ["Persistence"]
 
@@ -92,7 +91,7 @@ class Persistence:
         return await self.store.create_instance(NewInstanceRow(
             workflow_id=instance.workflow_id, node_name=self._settings.node_name,
             schedule_id=instance.schedule_id, host=root.get("host", ""),
-            comment=root.get("comment", ""), start_time=format_time(now),
+            comment=root.get("comment", ""), start_time=now,
             parameters=parameters, savepoint=unstarted))
 
     async def debug_copy(self, stored: StoredInstance) -> int:
@@ -221,8 +220,8 @@ class Persistence:
             instance_id=instance.id, workflow_id=instance.workflow_id,
             schedule_id=instance.schedule_id, node_name=self._settings.node_name,
             host=root.get("host"), comment=root.get("comment"),
-            status=root.get("status", ""), start_time=root.get("start_time", ""),
-            end_time=root.get("end_time"), errors=instance.errors, savepoint=instance.to_xml(),
+            status=root.get("status", ""), start_time=instance.start_time,
+            end_time=instance.end_time, errors=instance.errors, savepoint=instance.to_xml(),
             insert=self.level < 2,
             custom_filters=tuple(instance.custom_attributes()) if full else None,
             tags=tuple(instance.automatic_tags()) if full else None,

@@ -10,7 +10,8 @@ The engine never forks, never builds SQL and never reads definitions itself: the
 * :class:`WorkflowSource` — workflow definitions and retry schedules.
 * :class:`Clock` — the wall clock (local time), replaceable in tests.
 
-The records exchanged are frozen dataclasses defined here.
+The records exchanged are frozen dataclasses defined here; their times are naive local
+datetimes (the text ``YYYY-MM-DD HH:MM:SS`` is only written in XML, :mod:`evqueue.protocol.times`).
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ class NewInstanceRow:
     schedule_id: int | None
     host: str
     comment: str
-    start_time: str
+    #: The launch time (local, naive).
+    start_time: datetime.datetime
     #: Launch parameters to store in ``t_workflow_instance_parameters``; None: do not store.
     parameters: tuple[tuple[str, str], ...] | None
     #: The instance's savepoint for the row's id, stored with the row (one transaction).
@@ -128,8 +130,9 @@ class InstanceWrite:
     host: str | None
     comment: str | None
     status: str
-    start_time: str
-    end_time: str | None
+    #: Local naive times; a missing start time (an instance not started) stores "now".
+    start_time: datetime.datetime | None
+    end_time: datetime.datetime | None
     errors: int
     savepoint: str
     insert: bool

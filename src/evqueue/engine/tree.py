@@ -14,7 +14,6 @@ Rules:
 
 from __future__ import annotations
 
-import datetime
 import logging
 
 from lxml import etree
@@ -22,13 +21,12 @@ from lxml import etree
 from evqueue.engine.states import Status, Trigger, next_status
 from evqueue.model.xpath import AttrRef, ContextItem, XPathDocument
 
-__all__ = ["COUNTERS", "InstanceTree", "format_time", "parse_xml"]
+__all__ = ["COUNTERS", "InstanceTree", "parse_xml"]
 
 logger = logging.getLogger(__name__)
 
 #: Counter attributes kept on jobs and on the root.
 COUNTERS = ("running_tasks", "queued_tasks", "retrying_tasks", "error_tasks", "waiting_conditions")
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 # No DTD, no network, no entity expansion: outputs and savepoints are untrusted input.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
@@ -42,13 +40,6 @@ def parse_xml(text: str | bytes) -> etree._Element:
     """
     data = text.encode() if isinstance(text, str) else text
     return etree.fromstring(data, _PARSER)
-
-
-def format_time(now: datetime.datetime) -> str:
-    """evQueue's time format, ``YYYY-MM-DD HH:MM:SS``."""
-    if now.tzinfo is None and now.year >= 1000:  # the same text, several times faster
-        return now.isoformat(" ", "seconds")
-    return now.strftime(TIME_FORMAT)
 
 
 class InstanceTree:

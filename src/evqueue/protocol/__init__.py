@@ -8,6 +8,7 @@ Bytes in, messages out; no sockets, no event loop, no clock, no database.
 - :mod:`.response`: what the server sends and its exact bytes.
 - :mod:`.auth`: the challenge-response exchange and password storage.
 - :mod:`.connstr`: ``tcp://`` and ``unix://`` connection strings.
+- :mod:`.times`: evQueue's time text, ``YYYY-MM-DD HH:MM:SS``.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ from evqueue.protocol.response import (
     serialize,
     serialize_element,
 )
+from evqueue.protocol.times import TIME_FORMAT, format_time, parse_time
 
 __all__ = [
     "Address",
@@ -162,6 +164,7 @@ __all__ = [
     "SqlError",
     "StorageTypeError",
     "StoredPassword",
+    "TIME_FORMAT",
     "TcpAddress",
     "TimedOut",
     "Transport",
@@ -194,6 +197,7 @@ __all__ = [
     "compute_response",
     "error_for_code",
     "error_response",
+    "format_time",
     "frame",
     "generate_challenge",
     "greeting_message",
@@ -205,6 +209,7 @@ __all__ = [
     "parse_connection_string",
     "parse_cxx_int",
     "parse_secret",
+    "parse_time",
     "password_key",
     "serialize",
     "serialize_element",

@@ -30,6 +30,7 @@ from lxml import etree
 
 from evqueue import EVQUEUE_VERSION
 from evqueue.protocol.errors import ApiError
+from evqueue.protocol.times import format_time
 
 __all__ = [
     "DPD_PING",
@@ -56,8 +57,6 @@ RESERVED_ATTRIBUTES = frozenset({"node", "status", "error", "error-code"})
 # "&amp;#13;"), so replacing them in the output is exact. Comments are the one place lxml
 # copies text verbatim; responses never contain comments from clients.
 _CHAR_REFS = ((b"&#13;", b"&#xD;"), (b"&#10;", b"&#xA;"), (b"&#9;", b"&#x9;"))
-
-_GREETING_TIME = "%Y-%m-%d %H:%M:%S"
 
 
 class Transport(enum.Enum):
@@ -236,5 +235,5 @@ def greeting_message(
     modules_element = etree.Element("modules")
     for name in modules:
         etree.SubElement(modules_element, "module", name=name, version=version)
-    attrs = {"profile": profile, "time": time.strftime(_GREETING_TIME), "version": version}
+    attrs = {"profile": profile, "time": format_time(time), "version": version}
     return serialize(Response(attrs, (modules_element,), root="ready"), node=node)

@@ -4,14 +4,13 @@ Rules:
 - The engine speaks in its own records (``TaskCommand``, ``InstanceWrite``…, engine/ports.py);
   the process layer and the storage verbs speak in theirs. This module only translates; it
   holds no policy.
-- Times cross as evQueue's local ``YYYY-MM-DD HH:MM:SS`` strings on the engine side and naive
-  datetimes on the storage side.
+- Times cross as naive local datetimes, the same on both sides: nothing here formats or parses
+  them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 from collections.abc import Sequence
 
@@ -47,20 +46,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("evqueue.server")
-
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def _parse_time(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    try:
-        if len(text) == 19 and text[10] == " ":  # the engine's own format, parsed fast
-            return datetime.datetime.fromisoformat(text)
-        return datetime.datetime.strptime(text, TIME_FORMAT)
-    except ValueError:
-        return None
-
 
 class _InsertBatch:
     """Launch rows inserted together: the rows asked for while a transaction runs (or in
@@ -220,7 +205,7 @@ class DbInstanceStore:
         return await self._inserts.insert(instance_verbs.InstanceSpec(
             workflow_id=row.workflow_id, node_name=row.node_name, schedule_id=row.schedule_id,
             host=row.host or None, comment=row.comment or None,
-            start=_parse_time(row.start_time), parameters=row.parameters or (),
+            start=row.start_time, parameters=row.parameters or (),
             savepoint_for=row.savepoint))
 
     async def write_instances(self, writes: Sequence[InstanceWrite]) -> None:
@@ -231,14 +216,14 @@ class DbInstanceStore:
                 instance_verbs.InstanceSpec(
                     instance_id=w.instance_id, workflow_id=w.workflow_id,
                     node_name=w.node_name, schedule_id=w.schedule_id, host=w.host,
-                    comment=w.comment, start=_parse_time(w.start_time), savepoint=w.savepoint,
-                    status=w.status, end=_parse_time(w.end_time), errors=w.errors)
+                    comment=w.comment, start=w.start_time, savepoint=w.savepoint,
+                    status=w.status, end=w.end_time, errors=w.errors)
                 for w in inserts])
         if updates:
             await instance_verbs.save_instances(self.db, [
                 instance_verbs.SavepointWrite(
                     instance_id=w.instance_id, savepoint=w.savepoint,
-                    end=_parse_time(w.end_time) if w.status == "TERMINATED" else None,
+                    end=w.end_time if w.status == "TERMINATED" else None,
                     errors=w.errors, filters=w.custom_filters or (), tags=w.tags or ())
                 for w in updates])
 
