@@ -35,7 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evqueue.storage.database import Database
-from evqueue.storage.schema import seed
+from evqueue.storage.schema import create_schema, seed
 from evqueue.storage.tables import metadata
 
 __all__ = [
@@ -118,7 +118,7 @@ async def open_database(url: str) -> AsyncIterator[Database]:
     """An opened ``Database`` on ``url`` with the schema created, closed after."""
     database = await Database.open(url)
     try:
-        await database.create_schema()
+        await create_schema(database)
         yield database
     finally:
         await database.close()
@@ -167,7 +167,7 @@ async def _empty_tables(conn: AsyncConnection) -> None:
 async def _reset(database: Database) -> None:
     """Empty the database, then record the schema version and seed as a new database."""
     await database.write(_empty_tables)
-    await database.create_schema()
+    await create_schema(database)
 
     async def seed_all(conn: AsyncConnection) -> None:
         await seed(conn, metadata.tables)

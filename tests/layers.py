@@ -12,7 +12,8 @@ from pathlib import Path
 
 import evqueue
 
-__all__ = ["LAYERS", "SOURCE", "imported_modules", "layer_of", "modules_of"]
+__all__ = ["LAYERS", "SOURCE", "cycles", "imported_modules", "layer_of", "module_graph",
+           "modules_of"]
 
 #: The packages, bottom first.
 LAYERS = ("config", "protocol", "model", "storage", "process", "engine", "services", "client",
@@ -56,3 +57,46 @@ def layer_of(name: str) -> str | None:
     if parts[0] != "evqueue" or len(parts) < 2 or parts[1] not in LAYERS:
         return None
     return parts[1]
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Each module of evqueue → the evqueue modules it imports (a package's own ``__init__``
+    left out: a module of a package may import the names its package re-exports)."""
+    paths = {}
+    for path in SOURCE.rglob("*.py"):
+        parts = path.relative_to(SOURCE.parent).with_suffix("").parts
+        paths[".".join(parts[:-1] if path.name == "__init__.py" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        graph[name] = set()
+        for _, imported in imported_modules(path):
+            parts = imported.split(".")
+            module = next((".".join(parts[:i]) for i in range(len(parts), 0, -1)
+                           if ".".join(parts[:i]) in paths), None)
+            if module is not None and module != name and not name.startswith(module + "."):
+                graph[name].add(module)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph`` (each as its sorted modules), as a depth-first walk
+    meets them."""
+    found: dict[tuple[str, ...], list[str]] = {}
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            cycle = sorted(path[path.index(node):])
+            found[tuple(cycle)] = cycle
+            return
+        if node in done:
+            return
+        path.append(node)
+        for imported in sorted(graph[node]):
+            visit(imported, path)
+        path.pop()
+        done.add(node)
+
+    for start in sorted(graph):
+        visit(start, [])
+    return sorted(found.values())

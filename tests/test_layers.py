@@ -1,10 +1,19 @@
-"""Every package of evqueue imports only the packages before it (docs/architecture.md)."""
+"""Every package of evqueue imports only the packages before it (docs/architecture.md), and no
+module imports a module that imports it back."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.layers import LAYERS, SOURCE, imported_modules, layer_of, modules_of
+from tests.layers import (
+    LAYERS,
+    SOURCE,
+    cycles,
+    imported_modules,
+    layer_of,
+    module_graph,
+    modules_of,
+)
 
 #: Imports that go up the layers on purpose: (file under src/evqueue, layer imported) → why.
 KNOWN_EXCEPTIONS = {
@@ -48,3 +57,12 @@ def test_every_package_has_a_layer() -> None:
 ])
 def test_layer_of_a_dotted_name(name: str, layer: str | None) -> None:
     assert layer_of(name) == layer
+
+
+def test_no_module_imports_a_module_that_imports_it_back() -> None:
+    assert cycles(module_graph()) == []
+
+
+def test_a_cycle_is_found_however_long() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}
+    assert cycles(graph) == [["a", "b", "c"]]

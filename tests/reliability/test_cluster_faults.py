@@ -41,6 +41,7 @@ from sqlalchemy import select
 from evqueue.client.sync import Client
 from evqueue.services.scheduler import CLOCK_OFFSET_ENV
 from evqueue.storage.database import Database
+from evqueue.storage.schema import create_schema
 from evqueue.storage.tables import t_schedule_fire, t_workflow_instance
 from evqueue.storage.workflow_schedules import WorkflowScheduleSpec, create_workflow_schedule
 from evqueue.storage.workflows import create_workflow
@@ -149,7 +150,7 @@ class ScheduleProbe:
 
     async def _open(self) -> Database:
         db = await Database.open(self.db_url)
-        await db.create_schema()
+        await create_schema(db)
         return db
 
     def close(self) -> None:

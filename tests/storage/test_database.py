@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from evqueue.storage.database import Database
 from evqueue.storage.errors import DatabaseUnavailable, StorageError
 from evqueue.storage.logs import add_log
+from evqueue.storage.schema import create_schema
 from evqueue.storage.tables import t_log, t_tag
 from evqueue.storage.users import get_user_by_login, set_password
 
@@ -33,7 +34,7 @@ async def test_dialect_name(db: Database, backend_name: str) -> None:
 async def test_from_config_uses_database_url(db_url: str, backend_name: str) -> None:
     database = await Database.from_config({"database.url": db_url})
     try:
-        await database.create_schema()
+        await create_schema(database)
         assert database.dialect_name == backend_name
         assert await get_user_by_login(database, "admin") is not None
     finally:
@@ -43,7 +44,7 @@ async def test_from_config_uses_database_url(db_url: str, backend_name: str) -> 
 async def test_from_config_default_file_in_working_directory(tmp_path: os.PathLike[str]) -> None:
     database = await Database.from_config({"core.wd": str(tmp_path)})
     try:
-        await database.create_schema()
+        await create_schema(database)
     finally:
         await database.close()
     assert os.path.exists(os.path.join(tmp_path, "evqueue.db"))
@@ -52,7 +53,7 @@ async def test_from_config_default_file_in_working_directory(tmp_path: os.PathLi
 async def test_in_memory_database() -> None:
     database = await Database.open("sqlite://")
     try:
-        await database.create_schema()
+        await create_schema(database)
         await asyncio.gather(*(add_log(database, "n", 6, str(i)) for i in range(20)),
                              *(_count_logs(database) for _ in range(20)))
         assert await _count_logs(database) == 20

@@ -10,7 +10,7 @@ from sqlalchemy import insert, inspect, text, update
 from evqueue.storage.database import Database
 from evqueue.storage.errors import SchemaError
 from evqueue.storage.queues import list_queues
-from evqueue.storage.schema import schema_version
+from evqueue.storage.schema import create_schema, schema_version
 from evqueue.storage.tables import SCHEMA_VERSION, t_evqueue_schema, t_queue, t_user
 from evqueue.storage.users import get_user_by_login, hash_password, list_users
 
@@ -29,21 +29,21 @@ async def test_new_database_is_seeded(db: Database) -> None:
 
 
 async def test_create_schema_twice_changes_nothing(db: Database) -> None:
-    await db.create_schema()
+    await create_schema(db)
     assert len(await list_queues(db)) == 1
     assert len(await list_users(db)) == 1
 
 
 async def test_no_reseed_after_the_seed_rows_are_removed(db: Database) -> None:
     await db.execute(t_queue.delete())
-    await db.create_schema()
+    await create_schema(db)
     assert await list_queues(db) == []
 
 
 async def test_engines_starting_together(db_url: str) -> None:
     databases = [await Database.open(db_url) for _ in range(4)]
     try:
-        await asyncio.gather(*(d.create_schema() for d in databases))
+        await asyncio.gather(*(create_schema(d) for d in databases))
         assert len(await list_queues(databases[0])) == 1
         assert len(await list_users(databases[0])) == 1
     finally:
@@ -61,7 +61,7 @@ async def test_existing_evqueue_database_is_adopted(db_url: str) -> None:
             await conn.execute(
                 insert(t_queue).values(queue_name="nightly", queue_concurrency=4)
             )
-        await database.create_schema()
+        await create_schema(database)
         assert [q.name for q in await list_queues(database)] == ["nightly"]
         assert await get_user_by_login(database, "admin") is None
         assert await schema_version(database) == SCHEMA_VERSION
@@ -72,7 +72,7 @@ async def test_existing_evqueue_database_is_adopted(db_url: str) -> None:
 async def test_newer_schema_is_refused(db: Database) -> None:
     await db.execute(update(t_evqueue_schema).values(schema_version=SCHEMA_VERSION + 1))
     with pytest.raises(SchemaError):
-        await db.create_schema()
+        await create_schema(db)
 
 
 async def test_schema_version_of_an_empty_database(db_url: str) -> None:
@@ -102,6 +102,6 @@ async def test_a_version_1_database_gains_the_history_indexes(db: Database,
             await conn.execute(text(f"DROP INDEX {name}{on}"))
     await db.execute(update(t_evqueue_schema).values(schema_version=1))
     assert not wanted & await _instance_indexes(db)
-    await db.create_schema()
+    await create_schema(db)
     assert wanted <= await _instance_indexes(db)
     assert await schema_version(db) == SCHEMA_VERSION

@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select
 
 from evqueue.storage.database import Database
 from evqueue.storage.logs import add_log
+from evqueue.storage.schema import create_schema
 from evqueue.storage.sqlite_driver import InlineConnection, inline_creator
 from evqueue.storage.tables import t_log
 
@@ -41,7 +42,7 @@ async def test_a_database_runs_without_extra_threads(tmp_path) -> None:
     before = threading.active_count()
     database = await Database.open(f"sqlite:///{tmp_path / 'e.db'}")
     try:
-        await database.create_schema()
+        await create_schema(database)
         await asyncio.gather(*(add_log(database, "n", 6, str(i)) for i in range(10)))
         assert await database.scalar(select(func.count()).select_from(t_log)) == 10
         assert threading.active_count() == before
@@ -53,7 +54,7 @@ async def test_a_lock_held_by_another_process_is_waited_for_without_blocking_the
         tmp_path) -> None:
     path = tmp_path / "e.db"
     database = await Database.open(f"sqlite:///{path}")
-    await database.create_schema()
+    await create_schema(database)
     holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(path), "0.5"],
                               stdout=subprocess.PIPE, text=True)
     try:

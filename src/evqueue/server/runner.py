@@ -58,6 +58,7 @@ from evqueue.services.notifications import Notifications, NotificationSettings
 from evqueue.services.scheduler import Scheduler
 from evqueue.storage.database import Database
 from evqueue.storage.logs import LogRow, add_logs
+from evqueue.storage.schema import create_schema
 from evqueue.storage.timeutil import local_now
 
 __all__ = ["Runner"]
@@ -112,7 +113,7 @@ class Runner:
                 stack.push_async_callback(self.forker.aclose)
             self.db = await Database.from_config(self.cfg)
             stack.push_async_callback(self.db.close)
-            await self.db.create_schema()
+            await create_schema(self.db)
             if self.db_log is not None:
                 stack.enter_context(self._background(self._flush_db_log()))
                 stack.push_async_callback(self._write_db_log)

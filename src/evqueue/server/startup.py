@@ -58,12 +58,13 @@ def apply_identity(cfg: Config) -> None:
 async def prepare_database(cfg: Config, wait_db: bool) -> None:
     """Connect, create or upgrade the schema, and disconnect (errors stop start-up)."""
     from evqueue.storage.database import Database
+    from evqueue.storage.schema import create_schema
 
     db = await Database.from_config(cfg)
     try:
         if wait_db:
             await db.wait_for_db(timeout=float("inf"))
-        await db.create_schema()
+        await create_schema(db)
     finally:
         await db.close()
 

@@ -2,7 +2,7 @@
 
 SQLAlchemy Core (asyncio) lives only in this package; callers never build SQL. Open a
 database with ``await Database.open(url)`` or ``await Database.from_config(cfg)``, then
-``await db.create_schema()``. Every verb is a module-level ``async def verb(db, ...)``
+``await schema.create_schema(db)``. Every verb is a module-level ``async def verb(db, ...)``
 running one transaction; verbs return frozen dataclasses (``…Row``), plain values
 (ids, bools, counts) or tuples of ``(name, value)`` pairs, never SQLAlchemy rows. Errors are
 ``evqueue.storage.errors`` classes (``DuplicateName`` for unique violations).

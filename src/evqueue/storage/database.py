@@ -350,19 +350,6 @@ class Database:
 
     # --- start-up helpers ----------------------------------------------------------------
 
-    async def create_schema(self) -> None:
-        """Create missing tables, record the schema version, seed a new database.
-
-        A new database gets the queue ``default`` (concurrency 1, scheduler ``default``)
-        and the user ``admin`` (password ``admin``, profile ADMIN), as evQueue does.
-
-        Raises:
-            SchemaError: The database was written by a newer version of evqueue.
-        """
-        from evqueue.storage.schema import create_schema
-
-        await create_schema(self)
-
     async def wait_for_db(self, timeout: float) -> None:
         """Try to connect every second until the database answers (``--wait-db``).
 
