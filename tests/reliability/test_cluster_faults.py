@@ -39,7 +39,7 @@ import pytest
 from sqlalchemy import select
 
 from evqueue.client.sync import Client
-from evqueue.services.scheduler import CLOCK_OFFSET_ENV
+from evqueue.server.clock_offset import CLOCK_OFFSET_ENV
 from evqueue.storage.database import Database
 from evqueue.storage.schema import create_schema
 from evqueue.storage.tables import t_schedule_fire, t_workflow_instance

@@ -188,7 +188,7 @@ async def _schedule(db, node: str = "any", onfailure: str = "CONTINUE") -> int:
 def _scheduler(db, node: str, clock: FakeClock, retcode: int = 0):
     engine, launcher, _, _ = make_engine({"wf": WORKFLOW}, node_name=node,
                                          script=lambda command: Outcome(retcode))
-    return Scheduler(db, engine, node, now=clock.now), engine, launcher
+    return Scheduler(db, engine, node, clock=clock.now), engine, launcher
 
 
 @pytest.mark.backends
@@ -269,7 +269,7 @@ async def test_a_launch_that_fails_waits_for_the_next_due_time(db) -> None:
     schedule_id = await _schedule(db, node="node1")
     clock = FakeClock(at(0))
     engine, _, _, _ = make_engine({}, node_name="node1")  # the workflow is unknown here
-    scheduler = Scheduler(db, engine, "node1", now=clock.now)
+    scheduler = Scheduler(db, engine, "node1", clock=clock.now)
     await scheduler.reload()
     clock.current = at(2.5)
     assert await scheduler.tick(clock.now()) == []

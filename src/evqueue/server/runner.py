@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -40,6 +41,7 @@ from evqueue.process.forker_handle import ForkerHandle
 from evqueue.process.manager import ProcessManager
 from evqueue.process.spec import ProcessSettings, tids_with_output
 from evqueue.server.api_server import ApiServer
+from evqueue.server.clock_offset import scheduler_clock
 from evqueue.server.engine_ports import (
     DbInstanceStore,
     DbWorkflowSource,
@@ -229,10 +231,12 @@ class Runner:
 
     async def _start_scheduler(self, ctx: ApiContext,
                                stack: contextlib.AsyncExitStack) -> None:
-        """The workflow scheduler of this node, answering ``status type=scheduler``."""
+        """The workflow scheduler of this node, answering ``status type=scheduler``; its clock is
+        the wall clock, unless a test shifts it (:mod:`evqueue.server.clock_offset`)."""
         assert self.db is not None and self.engine is not None
         scheduler = Scheduler(self.db, self.engine, self.cfg.node_name,
-                              changed=lambda module: ctx.changed(module))
+                              changed=lambda module: ctx.changed(module),
+                              clock=scheduler_clock(os.environ))
         await scheduler.start()
         stack.push_async_callback(scheduler.stop)
         install_scheduler_status(ctx, scheduler)

@@ -37,9 +37,8 @@ Rules:
   (object: the schedule id).
 - Sleeping: one wait until the earliest due time (at most :data:`MAX_SLEEP` seconds, so a
   change of the wall clock is noticed); a reload or the end of a run wakes it early.
-- Test hook: the environment variable ``EVQUEUE_CLOCK_OFFSET`` (seconds, may be negative or
-  fractional), read once at import, shifts the scheduler's default clock, so that tests can
-  run a real node whose clock is off. Unset (the normal case), the clock is the wall clock.
+- Time: the scheduler reads only the clock it is given (the runner's, see
+  :mod:`evqueue.server.clock_offset`); the plan is given the time.
 """
 
 from __future__ import annotations
@@ -47,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -292,26 +290,6 @@ def entry_from_row(row: WorkflowScheduleRow) -> ScheduleEntry:
     )
 
 
-#: Environment variable shifting the scheduler's clock (tests of clock skew between nodes).
-CLOCK_OFFSET_ENV = "EVQUEUE_CLOCK_OFFSET"
-
-
-def _clock_offset(value: str | None) -> datetime.timedelta:
-    """The offset named by ``EVQUEUE_CLOCK_OFFSET`` (seconds); nothing when unset or invalid."""
-    try:
-        return datetime.timedelta(seconds=float(value or 0))
-    except (ValueError, OverflowError):
-        log.warning("%s=%r is not a number of seconds: ignored", CLOCK_OFFSET_ENV, value)
-        return datetime.timedelta()
-
-
-_CLOCK_OFFSET = _clock_offset(os.environ.get(CLOCK_OFFSET_ENV))
-
-
-def _local_now() -> datetime.datetime:
-    return datetime.datetime.now() + _CLOCK_OFFSET
-
-
 @dataclass
 class Scheduler:
     """The asyncio side: loads schedules, sleeps until due times, claims and launches.
@@ -322,14 +300,14 @@ class Scheduler:
         node_name: ``cluster.node.name``.
         changed: announces a definition change (module name) to this node and the cluster;
             called with ``scheduler`` after a schedule is suspended.
-        now: the local wall clock (naive, with microseconds).
+        clock: the local wall clock (naive, with microseconds).
     """
 
     db: Database
     engine: Engine
     node_name: str
     changed: Callable[[str], Awaitable[None]] | None = None
-    now: Callable[[], datetime.datetime] = _local_now
+    clock: Callable[[], datetime.datetime] = datetime.datetime.now
     plan: SchedulePlan = field(default_factory=SchedulePlan)
 
     def __post_init__(self) -> None:
@@ -341,9 +319,6 @@ class Scheduler:
 
     async def start(self) -> None:
         """Load the schedules, then run the loop; runs of resumed instances count as running."""
-        if self.now is _local_now and _CLOCK_OFFSET:
-            log.warning("scheduler: clock shifted by %+.3f s (%s)",
-                        _CLOCK_OFFSET.total_seconds(), CLOCK_OFFSET_ENV)
         running = {i.schedule_id: i.id for i in self.engine.instances()
                    if i.schedule_id is not None}
         await self.reload(running)
@@ -355,7 +330,7 @@ class Scheduler:
         the claim and the record): record the instance it launched, or launch it now."""
         try:
             claims = await unrecorded_fires(self.db, self.node_name,
-                                            self.now() - CLAIM_RECOVERY_WINDOW)
+                                            self.clock() - CLAIM_RECOVERY_WINDOW)
         except StorageError as exc:
             log.warning("scheduler: cannot read this node's unrecorded fires: %s", exc)
             return
@@ -409,7 +384,7 @@ class Scheduler:
             except InvalidSchedule as exc:
                 log.warning("[WSID %d] invalid schedule '%s' ignored: %s",
                             row.schedule.id, row.schedule.schedule, exc)
-        self.plan.load(entries, self.now(), running)
+        self.plan.load(entries, self.clock(), running)
         log.info("scheduler: %d schedule(s) loaded", len(entries))
         self._wake.set()
 
@@ -434,7 +409,7 @@ class Scheduler:
         while not self._stopped:
             self._wake.clear()
             try:
-                await self.tick(self.now())
+                await self.tick(self.clock())
             except Exception:  # a bug must not end scheduling on this node
                 log.exception("scheduler: unexpected error while firing schedules")
             if not self._stopped:
@@ -444,7 +419,7 @@ class Scheduler:
         wake = self.plan.next_wake()
         delay = MAX_SLEEP
         if wake is not None:
-            delay = min(MAX_SLEEP, (wake - self.now()).total_seconds() + _WAKE_MARGIN)
+            delay = min(MAX_SLEEP, (wake - self.clock()).total_seconds() + _WAKE_MARGIN)
         if delay <= 0:
             return
         try:
@@ -458,12 +433,12 @@ class Scheduler:
             if fire.claim and not await claim_schedule_fire(
                     self.db, entry.id, fire.due_time, self.node_name):
                 log.info("[WSID %d] %s: run taken by another node", entry.id, fire.due_time)
-                self.plan.skipped(fire, self.now())
+                self.plan.skipped(fire, self.clock())
                 return None
         except StorageError as exc:
             log.warning("[WSID %d] cannot claim the run due %s: %s", entry.id, fire.due_time,
                         exc)
-            self.plan.skipped(fire, self.now())
+            self.plan.skipped(fire, self.clock())
             return None
         instance_id = await self._launch(fire)
         if instance_id is not None and fire.claim:
@@ -484,12 +459,12 @@ class Scheduler:
         except (EngineError, StorageError) as exc:
             log.warning("[WSID %d] cannot launch workflow '%s': %s", entry.id,
                         entry.workflow_name, exc)
-            self.plan.skipped(fire, self.now())
+            self.plan.skipped(fire, self.clock())
             return None
         except Exception:  # a bug: log it, and keep the schedule alive for its next due time
             log.exception("[WSID %d] unexpected error launching workflow '%s'", entry.id,
                           entry.workflow_name)
-            self.plan.skipped(fire, self.now())
+            self.plan.skipped(fire, self.clock())
             return None
         # No await between the launch and started(): the run cannot end in between.
         self.plan.started(entry.id, instance_id)
@@ -505,7 +480,7 @@ class Scheduler:
             return
         schedule_id = ended.schedule_id
         self.engine.events.emit(EventType.WORKFLOWSCHEDULE_STOPPED, schedule_id)
-        outcome = self.plan.ended(schedule_id, ended.instance_id, ended.errors, self.now())
+        outcome = self.plan.ended(schedule_id, ended.instance_id, ended.errors, self.clock())
         if outcome is EndOutcome.SUSPENDED:
             log.log(25, "[WSID %d] removing schedule due to workflow errors", schedule_id)
             task = asyncio.get_running_loop().create_task(self._suspend(schedule_id))
