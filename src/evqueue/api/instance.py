@@ -73,11 +73,6 @@ async def _check(ctx: ApiContext, session: Session, instance_id: int,
     return row
 
 
-def _running_here(ctx: ApiContext, instance_id: int, message: str) -> None:
-    if ctx.engine is None or ctx.engine.instance(instance_id) is None:
-        raise UnknownInstance(message)
-
-
 @routes.command("instance", "launch", modifies=True)
 async def launch(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     name = cmd.get_str("name")

@@ -115,10 +115,6 @@ class Config(Mapping[str, Any]):
             return value
         return os.path.normpath(os.path.join(self._base, os.path.expanduser(value)))
 
-    def with_overrides(self, values: Mapping[str, str]) -> Config:
-        """A copy with some raw values replaced (already substituted)."""
-        return Config({**self._raw, **values}, filename=self.filename)
-
     def masked(self) -> dict[str, str]:
         """Raw values sorted by key, with secrets (``*.password``, URL passwords) masked.
 

@@ -69,12 +69,3 @@ class PidFile:
             os.close(self._fd)
             self._fd = None
 
-
-def read_pid(path: str) -> int | None:
-    """The pid written in a pidfile, or None if it is missing or empty."""
-    try:
-        with open(path) as file:
-            text = file.read().strip()
-    except FileNotFoundError:
-        return None
-    return int(text) if text.isdigit() else None
