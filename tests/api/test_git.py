@@ -9,7 +9,8 @@ import pytest
 from lxml import etree
 
 from evqueue.api import git, workflow
-from evqueue.api.git import install_git, served_groups, wrap_workflow
+from evqueue.api.context import Services
+from evqueue.api.git import open_repository, served_groups, wrap_workflow
 from evqueue.config import Config
 from evqueue.engine import EventBus, EventType
 from evqueue.storage import workflows as store
@@ -44,8 +45,8 @@ async def api(db, remote: Path, tmp_path: Path) -> Api:
     cfg = Config.from_mapping({"git.repository": str(clone),
                                "git.signature.name": "evq", "git.signature.email": "e@q"})
     api = Api(db, [git, workflow], cfg=cfg)
-    install_git(api.ctx)
-    api.ctx.extras["events"] = bus = EventBus()
+    bus = EventBus()
+    api.ctx.services = Services(git=open_repository(cfg), events=bus)
     api.ids["events"] = []  # type: ignore[assignment]
     bus.subscribe(lambda e: api.ids["events"].append(e.type))  # type: ignore[attr-defined]
     await api.ok(f"<workflow action='create' name='backup' group='ops' comment='nightly' "
@@ -176,7 +177,7 @@ async def test_names_are_checked_and_users_refused(api: Api) -> None:
 
 async def test_without_a_repository_every_action_is_refused(db) -> None:
     api = Api(db, [git])
-    install_git(api.ctx)
+    assert open_repository(api.ctx.cfg) is None
     for command in ("<git action='pull'/>", "<git action='list_workflows'/>",
                     "<git action='get_workflow' name='w'/>"):
         await api.ko(command, None, "No git repository is configured, this feature is disabled")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from evqueue.api import tools
-from evqueue.api.scheduler_status import install_scheduler_status
+from evqueue.api.context import Services
 from evqueue.services.scheduler import ScheduleStatus
 from tests.api.helpers import Api, plain_user
 
@@ -22,7 +22,7 @@ class FakeScheduler:
 
 async def test_the_reply_lists_waiting_then_running_schedules(db) -> None:
     api = Api(db, [tools])
-    install_scheduler_status(api.ctx, FakeScheduler())  # type: ignore[arg-type]
+    api.ctx.services = Services(scheduler=FakeScheduler())  # type: ignore[arg-type]
     assert await api.raw("<status action='query' type='scheduler'/>") == (
         b'<response node="node1" status="OK"><status>'
         b'<workflow name="backup" scheduled_at="2024-01-10 02:30:00" workflow_schedule_id="3"/>'
@@ -32,7 +32,7 @@ async def test_the_reply_lists_waiting_then_running_schedules(db) -> None:
 
 async def test_only_admins_may_ask(db) -> None:
     api = Api(db, [tools])
-    install_scheduler_status(api.ctx, FakeScheduler())  # type: ignore[arg-type]
+    api.ctx.services = Services(scheduler=FakeScheduler())  # type: ignore[arg-type]
     await api.ko("<status action='query' type='scheduler'/>", "INSUFFICIENT_RIGHTS",
                  as_user=plain_user())
 

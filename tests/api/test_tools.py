@@ -4,38 +4,52 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from lxml import etree
 
-from evqueue.api.context import ApiContext
+from evqueue.api.context import ApiContext, Services
 from evqueue.api.dispatch import Dispatcher
 from evqueue.api.session import ANONYMOUS, Session, User
-from evqueue.api.tools import (
-    MODULES,
-    STATISTICS_TYPES,
-    STATUS_TYPES,
-    SYNC_NOTIFICATIONS,
-    global_statistics,
-    routes,
-)
+from evqueue.api.tools import global_statistics, routes
 from evqueue.config import Config
-from evqueue.engine import EngineStatistics
-from evqueue.protocol import Command, Response, serialize
+from evqueue.engine import EngineStatistics, QueueFigures
+from evqueue.protocol import Command, serialize
 
 ADMIN = Session(ANONYMOUS)
 USER = Session(User(id=5, login="bob", profile="USER"))
 
 
 @dataclass
+class FakeInstance:
+    workflow_id: int
+
+
+@dataclass
 class FakeEngine:
     stats: EngineStatistics = field(default_factory=EngineStatistics)
     flushed: int = 0
+    #: instance id → workflow id of the instances running
+    running: dict[int, int] = field(default_factory=dict)
 
     def flush_retries(self) -> int:
         self.flushed += 1
         return 0
+
+    def status(self, limit: int) -> tuple[int, list[etree._Element]]:
+        return len(self.running), [etree.Element("workflow", id=str(i)) for i in self.running]
+
+    def instance(self, instance_id: int) -> FakeInstance | None:
+        workflow_id = self.running.get(instance_id)
+        return None if workflow_id is None else FakeInstance(workflow_id)
+
+    def queue_statistics(self) -> list[QueueFigures]:
+        return [QueueFigures("default", 2, 1, 0, "default")]
+
+
+def with_engine(ctx: ApiContext, engine: FakeEngine) -> None:
+    ctx.services = replace(ctx.services, engine=engine)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -60,7 +74,7 @@ async def test_ping_answers_any_action_and_any_user(ctx):
         reply = await call(ctx, xml, USER)
         assert dict(reply.attrib) == {"git-support": "disabled", "node": "node1", "status": "OK",
                                       "uptime": "0", "version": "3.3"}
-    ctx.extras[MODULES] = ["git", "storage"]
+    ctx.modules = ("git", "storage")
     assert (await call(ctx, "<ping/>")).get("git-support") == "enabled"
 
 
@@ -90,13 +104,16 @@ async def test_status_errors(ctx):
         "insufficient rights", "INSUFFICIENT_RIGHTS")
 
 
-async def test_status_types_of_other_parts_are_served_through_the_hook(ctx):
-    async def workflows(ctx: ApiContext, session: Session, cmd: Command) -> Response:
-        return Response.success({"count": 0})
-
-    ctx.extras[STATUS_TYPES] = {"workflows": workflows}
+async def test_status_workflows_needs_the_engine_and_lists_what_the_user_may_read(ctx):
+    assert error(await call(ctx, "<status action='query' type='workflows'/>", USER)) == (
+        "Unknown type", "UNKNOWN_TYPE")
+    with_engine(ctx, FakeEngine(running={7: 1, 8: 2}))
     reply = await call(ctx, "<status action='query' type='workflows'/>", USER)
-    assert (reply.get("status"), reply.get("count")) == ("OK", "0")
+    assert (reply.get("status"), reply.get("count")) == ("OK", "2")
+    assert [w.get("id") for w in reply] == [], "bob may read no workflow"
+    reply = await call(ctx, "<status action='query' type='workflows'/>")
+    assert [w.get("id") for w in reply] == ["7", "8"]
+    assert ctx.stats.workflow_status_queries == 2
 
 
 async def test_statistics_global_lists_every_counter(ctx):
@@ -116,7 +133,7 @@ async def test_statistics_include_the_engine_and_reset_zeroes_both(ctx):
     engine = FakeEngine()
     engine.stats.workflow_instance_launched = 4
     engine.stats.workflow_instance_executing = 2
-    ctx.engine = engine
+    with_engine(ctx, engine)
     ctx.stats.current_api_connections = 3
     assert global_statistics(ctx)["workflow_instance_launched"] == 4
     assert error(await call(ctx, "<statistics action='reset' type='global'/>", USER)) == (
@@ -128,18 +145,20 @@ async def test_statistics_include_the_engine_and_reset_zeroes_both(ctx):
     assert values["current_api_connections"] == 3
 
 
-async def test_statistics_errors_and_hook(ctx):
+async def test_statistics_errors_and_the_engine_queues(ctx):
     assert error(await call(ctx, "<statistics action='query' type='nosuch'/>")) == (
         "Unknown statistics type", "UNKNOWN_TYPE")
     assert error(await call(ctx, "<statistics action='reset' type='queue'/>")) == (
         "Unknown statistics type for this action", "UNKNOWN_TYPE")
-
-    async def queues(ctx: ApiContext, session: Session, cmd: Command) -> Response:
-        return Response.success(payload=[etree.Element("statistics")])
-
-    ctx.extras[STATISTICS_TYPES] = {"queue": queues}
+    assert error(await call(ctx, "<statistics action='query' type='queue'/>")) == (
+        "Unknown statistics type", "UNKNOWN_TYPE")
+    assert ctx.stats.statistics_queries == 0
+    with_engine(ctx, FakeEngine())
     reply = await call(ctx, "<statistics action='query' type='queue'/>")
-    assert reply[0].tag == "statistics"
+    assert [dict(queue.attrib) for queue in reply[0]] == [
+        {"name": "default", "concurrency": "2", "size": "1", "running_tasks": "0",
+         "scheduler": "default"}]
+    assert ctx.stats.statistics_queries == 1
 
 
 async def test_control_reload_validates_reloads_and_notifies(ctx):
@@ -175,7 +194,7 @@ async def test_control_is_admin_only_before_the_action_is_read(ctx):
 async def test_control_retry_and_syncnotifications_reach_their_parts(ctx):
     assert (await call(ctx, "<control action='retry'/>")).get("status") == "OK"
     engine = FakeEngine()
-    ctx.engine = engine
+    with_engine(ctx, engine)
     await call(ctx, "<control action='retry'/>")
     assert engine.flushed == 1
 
@@ -185,7 +204,7 @@ async def test_control_retry_and_syncnotifications_reach_their_parts(ctx):
         synced.append(notify)
 
     assert (await call(ctx, "<control action='syncnotifications'/>")).get("status") == "OK"
-    ctx.extras[SYNC_NOTIFICATIONS] = sync
+    ctx.services = Services(sync_notifications=sync)
     await call(ctx, "<control action='syncnotifications'/>")
     await call(ctx, "<control action='syncnotifications' notify='no'/>")
     assert synced == [True, False]

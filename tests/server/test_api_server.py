@@ -8,6 +8,7 @@ import asyncio
 import os
 import socket
 import stat
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -27,13 +28,29 @@ from evqueue.storage.users import create_user
 slow = CommandTable()
 
 
+@dataclass
+class SlowContext(ApiContext):
+    """The node's context, plus what ``<slow action="run"/>`` reports and waits for."""
+
+    slow_started: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def gates(server: ApiServer) -> SlowContext:
+    """The events of the slow command on this server."""
+    assert isinstance(server.ctx, SlowContext)
+    return server.ctx
+
+
 @slow.command("slow", "run")
 async def _slow_run(ctx: ApiContext, session: Session, cmd: Command) -> Response:
-    ctx.extras["started"].set()
+    assert isinstance(ctx, SlowContext)
+    ctx.slow_started.set()
     try:
-        await ctx.extras["release"].wait()
+        await ctx.release.wait()
     except asyncio.CancelledError:
-        ctx.extras["cancelled"].set()
+        ctx.cancelled.set()
         raise
     return Response.success({"done": "yes"})
 
@@ -48,9 +65,7 @@ def make_server(db: Database, sock_path: str, **settings: str) -> ApiServer:
         "network.bind.ip": "127.0.0.1", "network.bind.port": "0",
         "network.bind.path": sock_path, "core.auth.enable": "no", "cluster.node.name": "n1",
         **settings})
-    ctx = ApiContext(cfg=cfg, db=db)
-    ctx.extras.update(started=asyncio.Event(), release=asyncio.Event(),
-                      cancelled=asyncio.Event())
+    ctx = SlowContext(cfg=cfg, db=db)
     return ApiServer(ctx, Dispatcher([*all_tables(), slow]), Authenticator(cfg, db))
 
 
@@ -74,7 +89,7 @@ async def test_long_command_gets_dpd_pings_then_its_response(db, sock_path):
         reader, writer = await connect(server)
         writer.write(b"<slow action='run'/>\n")
         assert await asyncio.wait_for(reader.readline(), 3) == b"<ping />\n"
-        server.ctx.extras["release"].set()
+        gates(server).release.set()
         reply = await asyncio.wait_for(reader.readline(), 3)
         assert reply == b'<response done="yes" node="n1" status="OK"/>\n'
         writer.write(b"<ping/>\n")
@@ -92,8 +107,8 @@ async def test_replies_before_a_long_command_are_not_held_back(db, sock_path):
         writer.write(b"<ping/>" * 50 + b"<slow action='run'/><ping/>")
         for _ in range(50):  # all sent while the slow command still runs
             assert b'status="OK"' in await asyncio.wait_for(reader.readline(), 3)
-        await server.ctx.extras["started"].wait()
-        server.ctx.extras["release"].set()
+        await gates(server).slow_started.wait()
+        gates(server).release.set()
         assert b'done="yes"' in await asyncio.wait_for(reader.readline(), 3)
         assert b'status="OK"' in await asyncio.wait_for(reader.readline(), 3)
         writer.close()
@@ -122,9 +137,9 @@ async def test_peer_gone_during_a_long_command_cancels_it(db, sock_path):
     try:
         reader, writer = await connect(server)
         writer.write(b"<slow action='run'/>\n")
-        await server.ctx.extras["started"].wait()
+        await gates(server).slow_started.wait()
         writer.close()
-        await asyncio.wait_for(server.ctx.extras["cancelled"].wait(), 5)
+        await asyncio.wait_for(gates(server).cancelled.wait(), 5)
         await asyncio.sleep(0)
         assert server.connections == 0
     finally:
@@ -137,12 +152,12 @@ async def test_stop_lets_a_command_in_flight_answer_and_closes_idle_connections(
     idle_reader, _ = await connect(server)
     busy_reader, busy_writer = await connect(server)
     busy_writer.write(b"<slow action='run'/>\n<ping/>\n")
-    await server.ctx.extras["started"].wait()
+    await gates(server).slow_started.wait()
     stopping = asyncio.ensure_future(server.stop())
     await asyncio.sleep(0.05)
     assert await idle_reader.read() == b"", "an idle connection closes at once"
     assert not os.path.exists(sock_path), "the socket file is removed"
-    server.ctx.extras["release"].set()
+    gates(server).release.set()
     assert await busy_reader.readline() == b'<response done="yes" node="n1" status="OK"/>\n'
     assert await busy_reader.read() == b"", "then it closes, pipelined requests unanswered"
     await stopping

@@ -19,11 +19,11 @@ from evqueue.engine.events import EventBus, EventType
 from evqueue.protocol import compute_response, password_key
 from evqueue.storage.users import create_user
 from tests.server.ws_support import (
-    GATE,
     NODE,
-    RUNNING,
     attrs,
     connect,
+    engine_of,
+    gate_of,
     login,
     receive_close,
     receive_text,
@@ -110,8 +110,12 @@ async def test_login_failure_closes_with_1011(db, client, frame: str, reason: st
         await until(lambda: server.ctx.stats.current_ws_connections == 0)
 
 
-async def test_login_must_come_within_the_receive_timeout(db, client) -> None:
-    async with serve(db, {"ws.rcv.timeout": "1"}) as server:
+@pytest.mark.parametrize("settings", [
+    {"ws.rcv.timeout": "1"},
+    {"network.login.timeout": "1"},  # the shorter of the two applies
+])
+async def test_login_must_come_within_the_receive_timeout(db, client, settings) -> None:
+    async with serve(db, settings) as server:
         ws = await connect(client, server, authenticate=False)
         await receive_text(ws)
         assert await receive_close(ws) == (1011, "Timed out waiting for authentication")
@@ -164,7 +168,7 @@ async def test_responses_in_order_and_long_commands_block_only_their_socket(db, 
         await slow.send_str("<ping/>")
         await other.send_str("<ping/>")
         assert attrs(await receive_text(other))["status"] == "OK"
-        server.ctx.extras[GATE].set()
+        gate_of(server).set()
         assert attrs(await receive_text(slow))["slow"] == "done"
         pong = attrs(await receive_text(slow))
         assert pong["version"] == "3.3" and "uptime" in pong
@@ -210,14 +214,14 @@ async def test_e10_subscribe_push_ack(db, client) -> None:
             '<response count="0" event-id="1" external-id="7" node="node1" status="OK"/>')
         await ws.send_str(ack(1))
         await until(lambda: server.ctx.stats.ws_subscriptions == 2)
-        server.ctx.extras[RUNNING] = [_workflow(7)]
+        engine_of(server).running = [_workflow(7)]
         bus.emit(EventType.INSTANCE_STARTED, 7)
         assert await receive_text(ws) == (
             '<response count="1" event-id="2" external-id="7" node="node1" object-id="7" '
             'status="OK"><workflow evqid="1" id="7" name="sleeper" queued_tasks="1" '
             'running_tasks="1" start_time="2026-11-27 17:31:58" status="EXECUTING"/></response>')
         await ws.send_str(ack(2))
-        server.ctx.extras[RUNNING] = []
+        engine_of(server).running = []
         bus.emit(EventType.INSTANCE_TERMINATED, 7)
         assert await receive_text(ws) == (
             '<response count="0" event-id="3" external-id="8" node="node1" object-id="7" '

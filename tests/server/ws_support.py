@@ -1,7 +1,8 @@
 """Helpers of the websocket server tests: a real server on 127.0.0.1:0, a client that logs in.
 
 The dispatcher serves every API table of the node, plus a few test-only commands (group
-``wstest``) and a ``status type="workflows"`` that lists what the test puts in ``RUNNING``.
+``wstest``); ``status type="workflows"`` lists what the test puts in the fake engine's
+``running`` (:func:`engine_of`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +18,26 @@ import aiohttp
 from lxml import etree
 
 from evqueue.api import workflow
-from evqueue.api.context import ApiContext
+from evqueue.api.context import ApiContext, Services
 from evqueue.api.dispatch import Dispatcher
 from evqueue.api.modules import all_tables
 from evqueue.api.session import Session
 from evqueue.api.table import CommandTable
-from evqueue.api.tools import STATUS_TYPES
 from evqueue.config import Config
 from evqueue.engine.events import EventBus
+from evqueue.engine.statistics import EngineStatistics
 from evqueue.protocol import Command, Response, UnknownInstance, compute_response, password_key
 from evqueue.server.ws_server import MetricsSource, WsServer
 
 __all__ = [
-    "GATE",
     "NODE",
-    "RUNNING",
+    "FakeEngine",
+    "WsTestContext",
     "attrs",
     "connect",
     "dispatcher",
+    "engine_of",
+    "gate_of",
     "login",
     "receive_close",
     "receive_text",
@@ -42,17 +46,43 @@ __all__ = [
 ]
 
 NODE = "node1"
-#: ``ctx.extras`` key: the asyncio.Event a ``<wstest action="slow"/>`` waits for.
-GATE = "wstest_gate"
-#: ``ctx.extras`` key: the ``<workflow>`` elements ``status type="workflows"`` answers.
-RUNNING = "wstest_running"
+
+
+@dataclass
+class _Running:
+    workflow_id: int
+
+
+@dataclass
+class FakeEngine:
+    """What ``status type="workflows"`` reads of the engine: the summaries in ``running``."""
+
+    #: the ``<workflow>`` elements of the instances running
+    running: list[etree._Element] = field(default_factory=list)
+    stats: EngineStatistics = field(default_factory=EngineStatistics)
+
+    def status(self, limit: int) -> tuple[int, list[etree._Element]]:
+        return len(self.running), list(self.running)
+
+    def instance(self, instance_id: int) -> _Running | None:
+        ids = [int(summary.get("id", "0")) for summary in self.running]
+        return _Running(workflow_id=1) if instance_id in ids else None
+
+
+@dataclass
+class WsTestContext(ApiContext):
+    """The node's context, plus the event ``<wstest action="slow"/>`` waits for."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+
 
 _table = CommandTable()
 
 
 @_table.command("wstest", "slow")
 async def _slow(ctx: ApiContext, session: Session, cmd: Command) -> Response:
-    await ctx.extras[GATE].wait()
+    assert isinstance(ctx, WsTestContext)
+    await ctx.gate.wait()
     return Response.success({"slow": "done"})
 
 
@@ -64,11 +94,6 @@ async def _fail(ctx: ApiContext, session: Session, cmd: Command) -> Response:
 @_table.command("wstest", "whoami")
 async def _whoami(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     return Response.success({"user": session.user.login, "transport": session.transport})
-
-
-async def _status_workflows(ctx: ApiContext, session: Session, cmd: Command) -> Response:
-    running: list[etree._Element] = ctx.extras.get(RUNNING, [])
-    return Response.success({"count": len(running)}, running)
 
 
 def dispatcher() -> Dispatcher:
@@ -86,9 +111,8 @@ async def serve(db: Any, config: dict[str, str] | None = None, *, bus: EventBus 
     """A started server on 127.0.0.1, free port, node ``node1``."""
     cfg = Config.from_mapping({"ws.bind.ip": "127.0.0.1", "ws.bind.port": "0",
                                "cluster.node.name": NODE, **(config or {})})
-    ctx = ApiContext(cfg=cfg, db=db)
-    ctx.extras[GATE] = asyncio.Event()
-    ctx.extras[STATUS_TYPES] = {"workflows": _status_workflows}
+    engine = FakeEngine()
+    ctx = WsTestContext(cfg=cfg, db=db, services=Services(engine=engine))  # type: ignore[arg-type]
     server = WsServer(ctx, dispatcher(), events=bus, metrics_source=metrics_source,
                       static_dir=static_dir)
     await server.start()
@@ -96,6 +120,18 @@ async def serve(db: Any, config: dict[str, str] | None = None, *, bus: EventBus 
         yield server
     finally:
         await server.stop()
+
+
+def gate_of(server: WsServer) -> asyncio.Event:
+    """The event a ``<wstest action="slow"/>`` on ``server`` waits for."""
+    assert isinstance(server.ctx, WsTestContext)
+    return server.ctx.gate
+
+
+def engine_of(server: WsServer) -> FakeEngine:
+    """The fake engine of ``server``."""
+    assert isinstance(server.ctx.services.engine, FakeEngine)
+    return server.ctx.services.engine
 
 
 def base_url(server: WsServer, scheme: str = "http") -> str:

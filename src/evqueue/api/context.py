@@ -1,7 +1,10 @@
-"""What every API handler may use: the node's configuration, store, engine and counters.
+"""What every API handler may use: the node's configuration, store, services and counters.
 
 Rules:
 - One ``ApiContext`` per node, built by the runner; handlers get it as their first argument.
+- The running parts a handler may call are the typed fields of one :class:`Services` record
+  (``ctx.services.engine``, ``.events``, …), each None while this node has no such part. The
+  runner fills it as the parts start, before the listeners open, by replacing the record.
 - Handlers report definition changes through ``changed(module)``; the runner connects it to the
   local reload (engine caches) and to the cluster notification of the other nodes.
 - Nothing here touches a socket.
@@ -12,12 +15,19 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from evqueue.config import Config
 from evqueue.storage.database import Database
 
-__all__ = ["ApiContext", "ApiStatistics", "RELOAD_MODULES"]
+if TYPE_CHECKING:
+    from evqueue.engine.engine import Engine
+    from evqueue.engine.events import EventBus
+    from evqueue.process.manager import ProcessManager
+    from evqueue.services.git_store import GitRepository
+    from evqueue.services.scheduler import Scheduler
+
+__all__ = ["ApiContext", "ApiStatistics", "NotificationSync", "RELOAD_MODULES", "Services"]
 
 #: Modules a ``<control action="reload" module=…>`` may name (elogs ones excluded).
 RELOAD_MODULES = ("all", "workflows", "users", "tags", "queuepool", "notifications", "scheduler",
@@ -52,6 +62,42 @@ class ApiStatistics:
         self.current_api_connections, self.current_ws_connections = current
 
 
+#: ``await sync(notify)``: install the notification plugins from the store again and, with
+#: ``notify``, have the other nodes of the cluster do the same (``control syncnotifications``).
+NotificationSync = Callable[[bool], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The running parts of this node that API handlers call; None where there is none.
+
+    Attributes:
+        engine: the workflow engine: launches, running instances, queues, retries, counters.
+        events: the engine's event bus (instance, git and schedule events).
+        processes: the process manager (live output of running tasks).
+        scheduler: the workflow scheduler (``status type=scheduler``).
+        git: the workflow repository of ``git.repository``.
+        sync_notifications: re-installs the notification plugins (and tells the cluster).
+    """
+
+    engine: Engine | None = None
+    events: EventBus | None = None
+    processes: ProcessManager | None = None
+    scheduler: Scheduler | None = None
+    git: GitRepository | None = None
+    sync_notifications: NotificationSync | None = None
+
+    def require_engine(self) -> Engine:
+        """The engine, for commands that only make sense where it runs.
+
+        Raises:
+            RuntimeError: no engine runs here (the runner starts it before the listeners).
+        """
+        if self.engine is None:
+            raise RuntimeError("no engine runs on this node")
+        return self.engine
+
+
 async def _nothing(module: str) -> None:
     return None
 
@@ -62,15 +108,16 @@ class ApiContext:
 
     cfg: Config
     db: Database
-    engine: Any = None  # evqueue.engine.Engine once the engine runs on this node
+    #: the running parts handlers call (engine, event bus, …); replaced as they start
+    services: Services = field(default_factory=Services)
+    #: the optional modules this node serves (``git``, ``storage``, ``elogs``)
+    modules: tuple[str, ...] = ()
     stats: ApiStatistics = field(default_factory=ApiStatistics)
     started: float = field(default_factory=time.monotonic)
     #: called after a definition change with the reload module name ("workflows", "users", …)
     changed: Callable[[str], Awaitable[None]] = _nothing
     #: reload a module from the store on this node only (control reload, SIGHUP, cluster)
     reload: Callable[[str], Awaitable[None]] = _nothing
-    #: extra, for later parts (events bus, cluster, git…), by name
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def node(self) -> str:

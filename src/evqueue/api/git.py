@@ -42,9 +42,8 @@ from evqueue.storage import workflows as store
 from evqueue.storage.workflows import WorkflowRow
 
 __all__ = [
-    "GIT_REPOSITORY",
     "NOT_CONFIGURED",
-    "install_git",
+    "open_repository",
     "routes",
     "served_groups",
     "unwrap_workflow",
@@ -54,8 +53,6 @@ __all__ = [
 routes = CommandTable()
 routes.admin_only("git")
 
-#: ``ctx.extras`` key of the node's :class:`~evqueue.services.git_store.GitRepository`.
-GIT_REPOSITORY = "git_repository"
 #: evQueue's message when ``git.repository`` is unset.
 NOT_CONFIGURED = "No git repository is configured, this feature is disabled"
 
@@ -65,11 +62,10 @@ def served_groups(groups: Iterable[str], cfg: Config) -> list[str]:
     return [g for g in groups if g != "git" or cfg["git.repository"]]
 
 
-def install_git(ctx: ApiContext) -> None:
-    """Open the repository of ``git.repository`` for the handlers (nothing when unset)."""
-    settings = GitSettings.from_config(ctx.cfg)
-    if settings.repository:
-        ctx.extras[GIT_REPOSITORY] = GitRepository(settings)
+def open_repository(cfg: Config) -> GitRepository | None:
+    """The repository of ``git.repository`` for ``ctx.services.git``; None when unset."""
+    settings = GitSettings.from_config(cfg)
+    return GitRepository(settings) if settings.repository else None
 
 
 def wrap_workflow(row: WorkflowRow) -> str:
@@ -102,14 +98,14 @@ def _normalized(xml: str | bytes) -> bytes:
 
 
 def _repository(ctx: ApiContext) -> GitRepository:
-    repo: GitRepository | None = ctx.extras.get(GIT_REPOSITORY)
+    repo = ctx.services.git
     if repo is None:
         raise ApiError(NOT_CONFIGURED)
     return repo
 
 
 def _emit(ctx: ApiContext, event: EventType) -> None:
-    bus = ctx.extras.get("events")
+    bus = ctx.services.events
     if bus is not None:
         bus.emit(event)
 

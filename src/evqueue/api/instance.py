@@ -22,6 +22,7 @@ from evqueue.api.context import ApiContext
 from evqueue.api.session import Right, Session
 from evqueue.api.table import CommandTable
 from evqueue.engine.errors import EngineError
+from evqueue.engine.events import EventType
 from evqueue.protocol import (
     TIME_FORMAT,
     ApiError,
@@ -57,7 +58,8 @@ def _time(value: datetime.datetime | None) -> str:
 async def _workflow_id(ctx: ApiContext, instance_id: int) -> tuple[int, instance_verbs.InstanceRow
                                                                    | None]:
     """The workflow of an instance (running here, or stored), and its stored row if any."""
-    running = ctx.engine.instance(instance_id) if ctx.engine is not None else None
+    engine = ctx.services.engine
+    running = engine.instance(instance_id) if engine is not None else None
     if running is not None:
         return running.workflow_id, None
     row = await instance_verbs.get_instance(ctx.db, instance_id, with_savepoint=True)
@@ -85,15 +87,16 @@ async def launch(ctx: ApiContext, session: Session, cmd: Command) -> Response:
         if row is not None:
             session.require(row.id, "exec")
     host = cmd.get_str("host", "")
+    engine = ctx.services.require_engine()
     try:
-        instance_id = await ctx.engine.launch(
+        instance_id = await engine.launch(
             name, _unique(cmd.parameters), host=host, user=cmd.get_str("user", "") if host else "",
             comment=cmd.get_str("comment", ""))
     except EngineError as error:
         raise _api_error(error) from None
     attrs = {"workflow-instance-id": str(instance_id)}
     if mode == "synchronous":
-        finished = await ctx.engine.wait(instance_id, timeout or None)
+        finished = await engine.wait(instance_id, timeout or None)
         if not finished:
             attrs["wait"] = "timedout"
     return Response.success(attrs)
@@ -112,7 +115,7 @@ async def query(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id = cmd.get_int("id")
     row = await _check(ctx, session, instance_id, "read")
     ctx.stats.workflow_status_queries += 1
-    xml = ctx.engine.query(instance_id) if row is None else None
+    xml = ctx.services.require_engine().query(instance_id) if row is None else None
     if xml is None:
         assert row is not None
         if row.status == "EXECUTING" and row.node_name != ctx.node:
@@ -128,14 +131,15 @@ async def wait(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id = cmd.get_int("id")
     timeout = cmd.get_int("timeout", 0)
     await _check_running(ctx, session, instance_id, "Unknown instance ID", "read")
-    if not await ctx.engine.wait(instance_id, timeout or None):
+    if not await ctx.services.require_engine().wait(instance_id, timeout or None):
         raise error_for_code("TIMED_OUT", "Wait timed out")
     return Response.success()
 
 
 async def _check_running(ctx: ApiContext, session: Session, instance_id: int, message: str,
                          *rights: Right) -> None:
-    running = ctx.engine.instance(instance_id) if ctx.engine is not None else None
+    engine = ctx.services.engine
+    running = engine.instance(instance_id) if engine is not None else None
     if running is None:
         row = await instance_verbs.get_instance(ctx.db, instance_id, with_savepoint=False)
         if row is not None and row.status == "EXECUTING" and row.node_name != ctx.node:
@@ -152,7 +156,7 @@ async def cancel(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     await _check_running(ctx, session, instance_id, "Unknown workflow instance", "kill")
     ctx.stats.workflow_cancel_queries += 1
     try:
-        ctx.engine.cancel(instance_id)
+        ctx.services.require_engine().cancel(instance_id)
     except EngineError as error:
         raise _api_error(error) from None
     return Response.success()
@@ -164,7 +168,7 @@ async def kill(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id = cmd.get_int("id")
     await _check_running(ctx, session, instance_id, "Unknown workflow instance", "kill")
     try:
-        ctx.engine.kill(instance_id)
+        ctx.services.require_engine().kill(instance_id)
     except EngineError as error:
         raise _api_error(error) from None
     return Response.success()
@@ -176,7 +180,7 @@ async def killtask(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     pid = cmd.get_int("pid")
     await _check_running(ctx, session, instance_id, "Unknown workflow instance", "kill")
     try:
-        ctx.engine.killtask(instance_id, pid)
+        ctx.services.require_engine().killtask(instance_id, pid)
     except EngineError as error:
         raise _api_error(error) from None
     return Response.success()
@@ -190,15 +194,13 @@ async def delete(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     if row is None or row.status != "TERMINATED":
         raise UnknownInstance("Instance ID not found")
     await instance_verbs.delete_instance(ctx.db, instance_id)
-    _emit(ctx, "INSTANCE_REMOVED", instance_id)
+    _emit(ctx, EventType.INSTANCE_REMOVED, instance_id)
     return Response.success()
 
 
-def _emit(ctx: ApiContext, event: str, object_id: int) -> None:
-    if ctx.engine is not None:
-        from evqueue.engine.events import Event, EventType
-
-        ctx.engine.events.publish(Event(EventType(event), object_id))
+def _emit(ctx: ApiContext, event: EventType, object_id: int) -> None:
+    if ctx.services.events is not None:
+        ctx.services.events.emit(event, object_id)
 
 
 async def _tag_target(ctx: ApiContext, session: Session, cmd: Command) -> tuple[int, int]:
@@ -206,7 +208,8 @@ async def _tag_target(ctx: ApiContext, session: Session, cmd: Command) -> tuple[
     tag_id = cmd.get_int("tag_id")
     row = await instance_verbs.get_instance(ctx.db, instance_id, with_savepoint=False)
     if row is None:
-        if ctx.engine is not None and ctx.engine.instance(instance_id) is not None:
+        engine = ctx.services.engine
+        if engine is not None and engine.instance(instance_id) is not None:
             raise InstanceIsRunning("Instance is still running, tag it once it is terminated")
         raise UnknownInstance("Unknown workflow instance")
     if not (session.user.can(row.workflow_id, "exec") or session.user.can(row.workflow_id,
@@ -224,7 +227,7 @@ async def tag(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id, tag_id = await _tag_target(ctx, session, cmd)
     if not await instance_verbs.tag_instance(ctx.db, instance_id, tag_id):
         raise InstanceAlreadyTagged("Instance is already tagged with this tag")
-    _emit(ctx, "INSTANCE_TAGGED", instance_id)
+    _emit(ctx, EventType.INSTANCE_TAGGED, instance_id)
     return Response.success()
 
 
@@ -233,7 +236,7 @@ async def untag(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id, tag_id = await _tag_target(ctx, session, cmd)
     if not await instance_verbs.untag_instance(ctx.db, instance_id, tag_id):
         raise UnknownTagOrInstance("Instance is not tagged with this tag")
-    _emit(ctx, "INSTANCE_UNTAGGED", instance_id)
+    _emit(ctx, EventType.INSTANCE_UNTAGGED, instance_id)
     return Response.success()
 
 
@@ -242,7 +245,7 @@ async def debugresume(ctx: ApiContext, session: Session, cmd: Command) -> Respon
     instance_id = cmd.get_int("id")
     await _check(ctx, session, instance_id, "read", "exec")
     try:
-        new_id = await ctx.engine.debug_resume(instance_id)
+        new_id = await ctx.services.require_engine().debug_resume(instance_id)
     except EngineError as error:
         raise _api_error(error) from None
     return Response.success({"workflow-instance-id": str(new_id)})
@@ -253,7 +256,7 @@ async def migrate(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     session.require_admin()
     instance_id = cmd.get_int("id")
     try:
-        await ctx.engine.migrate(instance_id)
+        await ctx.services.require_engine().migrate(instance_id)
     except EngineError as error:
         raise _api_error(error) from None
     return Response.success()

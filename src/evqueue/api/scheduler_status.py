@@ -7,8 +7,8 @@ Rules (protocol.md §4.3):
   scheduled_at="YYYY-MM-DD HH:MM:SS"/>`` per waiting schedule, by due time, then
   ``<workflow workflow_schedule_id name workflow_instance_id scheduled_at="running"/>`` per
   schedule whose run is in progress on this node.
-- :func:`install_scheduler_status` registers the handler in the ``status`` hook of
-  :mod:`evqueue.api.tools`; the runner calls it once the scheduler runs.
+- Routed by :mod:`evqueue.api.tools`; where no scheduler runs (``ctx.services`` has none) the
+  type is UNKNOWN_TYPE, for every user.
 """
 
 from __future__ import annotations
@@ -17,14 +17,10 @@ from lxml import etree
 
 from evqueue.api.context import ApiContext
 from evqueue.api.session import Session
-from evqueue.api.tools import STATUS_TYPES
-from evqueue.protocol import TIME_FORMAT, Command, Response
-from evqueue.services.scheduler import Scheduler, ScheduleStatus
+from evqueue.protocol import TIME_FORMAT, Command, Response, UnknownType
+from evqueue.services.scheduler import ScheduleStatus
 
-__all__ = ["SCHEDULER", "install_scheduler_status", "scheduler_element", "status_scheduler"]
-
-#: ``ctx.extras`` key of the node's :class:`~evqueue.services.scheduler.Scheduler`.
-SCHEDULER = "scheduler"
+__all__ = ["scheduler_element", "status_scheduler"]
 
 
 def scheduler_element(rows: list[ScheduleStatus]) -> etree._Element:
@@ -44,14 +40,9 @@ def scheduler_element(rows: list[ScheduleStatus]) -> etree._Element:
 
 async def status_scheduler(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     """``<status action="query" type="scheduler"/>`` (admin)."""
+    scheduler = ctx.services.scheduler
+    if scheduler is None:
+        raise UnknownType()
     session.require_admin()
     ctx.stats.statistics_queries += 1
-    scheduler: Scheduler | None = ctx.extras.get(SCHEDULER)
-    rows = scheduler.status() if scheduler is not None else []
-    return Response.success(payload=[scheduler_element(rows)])
-
-
-def install_scheduler_status(ctx: ApiContext, scheduler: Scheduler) -> None:
-    """Answer ``status type=scheduler`` from ``scheduler`` on this node."""
-    ctx.extras[SCHEDULER] = scheduler
-    ctx.extras.setdefault(STATUS_TYPES, {})["scheduler"] = status_scheduler
+    return Response.success(payload=[scheduler_element(scheduler.status())])

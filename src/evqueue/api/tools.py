@@ -6,16 +6,16 @@ Rules (protocol.md §3.3, §4.3, §4.5):
   started) and ``version``. ``git-support`` is ``enabled`` when this node serves the git
   commands (evQueue always says ``disabled``, a build quirk).
 - ``<status action="query" type=…/>``: ``configuration`` (admin) lists every key, sorted, with
-  passwords masked. Types that need the engine (``workflows``, ``scheduler``) are looked up in
-  ``ctx.extras[STATUS_TYPES]``, a mapping type → handler that the engine's integration fills;
-  any other type is UNKNOWN_TYPE "Unknown type".
+  passwords masked; ``workflows`` and ``scheduler`` are answered by
+  :mod:`evqueue.api.engine_status` and :mod:`evqueue.api.scheduler_status` where the engine
+  and the scheduler run (UNKNOWN_TYPE "Unknown type" elsewhere, as any other type).
 - ``<statistics action="query" type="global"/>`` reports the API counters and, when the engine
-  runs, its counters; ``action="reset"`` (admin) zeroes them. Other query types come from
-  ``ctx.extras[STATISTICS_TYPES]`` (``queue``, from the engine).
+  runs, its counters; ``action="reset"`` (admin) zeroes them. ``type="queue"`` comes from
+  :mod:`evqueue.api.engine_status`.
 - ``<control …/>`` is admin only (checked before the action): ``reload`` validates the module
   (INVALID_MODULE "Invalid module : X"), reloads it on this node and, with ``notify=yes`` (the
   default), reports the change (cluster notification); ``retry`` runs pending retries now;
-  ``syncnotifications`` calls ``ctx.extras[SYNC_NOTIFICATIONS](notify)`` when present;
+  ``syncnotifications`` calls ``ctx.services.sync_notifications(notify)`` when present;
   ``shutdown`` sends SIGTERM to the node itself and answers OK.
 - ``<xpath action="parse" expression=…/>`` answers OK, with ``parse-error`` when the expression
   does not parse.
@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import fields
 
 from lxml import etree
@@ -35,15 +35,13 @@ from lxml import etree
 from evqueue import EVQUEUE_VERSION
 from evqueue.api.context import RELOAD_MODULES, ApiContext
 from evqueue.api.dispatch import ANY_ACTION
+from evqueue.api.engine_status import statistics_queue, status_workflows
+from evqueue.api.scheduler_status import status_scheduler
 from evqueue.api.session import Session
 from evqueue.api.table import CommandTable
 from evqueue.protocol import Command, InvalidModule, Response, UnknownType
 
 __all__ = [
-    "MODULES",
-    "STATISTICS_TYPES",
-    "STATUS_TYPES",
-    "SYNC_NOTIFICATIONS",
     "TypeHandler",
     "global_statistics",
     "routes",
@@ -53,15 +51,6 @@ __all__ = [
 _NOTICE = 25
 
 log = logging.getLogger("evqueue.api.tools")
-
-#: ``ctx.extras`` key: status types served by other parts, type → handler.
-STATUS_TYPES = "status_types"
-#: ``ctx.extras`` key: statistics query types served by other parts, type → handler.
-STATISTICS_TYPES = "statistics_types"
-#: ``ctx.extras`` key: ``async (notify: bool) -> None`` re-syncing notification plugins.
-SYNC_NOTIFICATIONS = "sync_notifications"
-#: ``ctx.extras`` key: the optional modules this node serves (``git``, ``storage``, ``elogs``).
-MODULES = "modules"
 
 #: A handler of one ``type`` of status or statistics query.
 TypeHandler = Callable[[ApiContext, Session, Command], Awaitable[Response]]
@@ -74,18 +63,13 @@ routes = CommandTable()
 routes.admin_only("control")
 
 
-def _extra_handler(ctx: ApiContext, key: str, kind: str) -> TypeHandler | None:
-    handlers: Mapping[str, TypeHandler] = ctx.extras.get(key, {})
-    return handlers.get(kind)
-
-
 # --- ping -------------------------------------------------------------------------------------
 
 
 @routes.command("ping", ANY_ACTION)
 async def ping(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     """``<ping/>``: version, uptime and git support."""
-    git = "enabled" if "git" in ctx.extras.get(MODULES, ()) else "disabled"
+    git = "enabled" if "git" in ctx.modules else "disabled"
     return Response.success({"git-support": git, "uptime": ctx.uptime(),
                              "version": EVQUEUE_VERSION})
 
@@ -102,14 +86,21 @@ async def _status_configuration(ctx: ApiContext, session: Session, cmd: Command)
     return Response.success(payload=[configuration])
 
 
-_STATUS: dict[str, TypeHandler] = {"configuration": _status_configuration}
+_STATUS: dict[str, TypeHandler] = {
+    "configuration": _status_configuration,
+    "workflows": status_workflows,
+    "scheduler": status_scheduler,
+}
+
+#: Query types of ``statistics`` other than ``global``.
+_STATISTICS: dict[str, TypeHandler] = {"queue": statistics_queue}
 
 
 @routes.command("status", "query")
 async def status_query(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     """``<status action="query" type=…/>``."""
     kind = cmd.get_str("type")
-    handler = _STATUS.get(kind) or _extra_handler(ctx, STATUS_TYPES, kind)
+    handler = _STATUS.get(kind)
     if handler is None:
         raise UnknownType()
     return await handler(ctx, session, cmd)
@@ -122,10 +113,11 @@ def global_statistics(ctx: ApiContext) -> dict[str, int]:
     """Every counter of ``statistics type="global"``, by attribute name."""
     values = {f.name: int(getattr(ctx.stats, f.name)) for f in fields(ctx.stats)}
     values.update(dict.fromkeys(_ENGINE_COUNTERS, 0))
-    engine_stats = getattr(ctx.engine, "stats", None)
-    if engine_stats is not None:
+    engine = ctx.services.engine
+    if engine is not None:
         # The engine counts what happens to instances; its figures replace the API's zeros.
-        values.update({f.name: int(getattr(engine_stats, f.name)) for f in fields(engine_stats)})
+        values.update({f.name: int(getattr(engine.stats, f.name))
+                       for f in fields(engine.stats)})
     return values
 
 
@@ -139,10 +131,9 @@ async def statistics_query(ctx: ApiContext, session: Session, cmd: Command) -> R
         for name, value in global_statistics(ctx).items():
             element.set(name, str(value))
         return Response.success(payload=[element])
-    handler = _extra_handler(ctx, STATISTICS_TYPES, kind)
+    handler = _STATISTICS.get(kind)
     if handler is None:
         raise UnknownType("Unknown statistics type")
-    ctx.stats.statistics_queries += 1
     return await handler(ctx, session, cmd)
 
 
@@ -153,9 +144,8 @@ async def statistics_reset(ctx: ApiContext, session: Session, cmd: Command) -> R
     if cmd.get_str("type") != "global":
         raise UnknownType("Unknown statistics type for this action")
     ctx.stats.reset()
-    engine_stats = getattr(ctx.engine, "stats", None)
-    if engine_stats is not None:
-        engine_stats.reset()
+    if ctx.services.engine is not None:
+        ctx.services.engine.stats.reset()
     return Response.success()
 
 
@@ -179,8 +169,8 @@ async def control_reload(ctx: ApiContext, session: Session, cmd: Command) -> Res
 async def control_retry(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     """``<control action="retry"/>``: pending task retries run now."""
     log.log(_NOTICE, "flushing retrier")
-    if ctx.engine is not None:
-        ctx.engine.flush_retries()
+    if ctx.services.engine is not None:
+        ctx.services.engine.flush_retries()
     return Response.success()
 
 
@@ -189,7 +179,7 @@ async def control_sync_notifications(ctx: ApiContext, session: Session,
                                      cmd: Command) -> Response:
     """``<control action="syncnotifications" [notify="yes"]/>``."""
     notify = cmd.get_bool("notify", True)
-    sync = ctx.extras.get(SYNC_NOTIFICATIONS)
+    sync = ctx.services.sync_notifications
     if sync is not None:
         await sync(notify)
     return Response.success()

@@ -22,17 +22,15 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from evqueue.api.audit import record_change
-from evqueue.api.context import ApiContext
+from evqueue.api.context import ApiContext, Services
 from evqueue.api.dispatch import Dispatcher
-from evqueue.api.engine_status import PROCESS_MANAGER, install_engine_commands
-from evqueue.api.git import install_git, served_groups
+from evqueue.api.git import open_repository, served_groups
 from evqueue.api.git import routes as git_routes
 from evqueue.api.login import Authenticator, load_secret, modules_served
 from evqueue.api.modules import all_tables
-from evqueue.api.scheduler_status import install_scheduler_status
-from evqueue.api.tools import MODULES, SYNC_NOTIFICATIONS
 from evqueue.cluster import Elector, NodeRegistry, Notifier
 from evqueue.config import Config
 from evqueue.engine.engine import Engine
@@ -89,6 +87,7 @@ class Runner:
         self.workflow_source: DbWorkflowSource | None = None
         self.scheduler: Scheduler | None = None
         self.notifications: Notifications | None = None
+        self.notifier: Notifier | None = None
         self._stop = asyncio.Event()
         self._reload_hooks: list[Callable[[], Awaitable[None]]] = []
         self._retry_hooks: list[Callable[[], None]] = []
@@ -149,8 +148,7 @@ class Runner:
         engine = Engine(settings=EngineSettings.from_config(self.cfg), launcher=launcher,
                         store=DbInstanceStore(self.db), source=self.workflow_source,
                         queues=await load_queue_definitions(self.db))
-        self.engine = ctx.engine = engine
-        ctx.extras["events"] = engine.events
+        self.engine = engine
         stack.push_async_callback(engine.stop)
         resumed = await engine.resume(busy_tids=tids_with_output(
             self.process_settings.logs_directory, self.process_settings.node))
@@ -169,8 +167,8 @@ class Runner:
         launcher.bind(manager)
         await collect_exits_after_restart(engine, manager)
         remove_stale_task_files(engine, self.process_settings)
-        ctx.extras[PROCESS_MANAGER] = manager
-        install_engine_commands(ctx)
+        ctx.services = replace(ctx.services, engine=engine, events=engine.events,
+                               processes=manager)
         ctx.reload = self._reload_module
         self.on_reload(lambda: self._reload_module("all"))
         self.on_retry_flush(engine.flush_retries)
@@ -185,7 +183,7 @@ class Runner:
         stack.push_async_callback(registry.leave)
         notifier = Notifier.from_config(self.cfg)
         stack.push_async_callback(notifier.aclose)
-        ctx.extras["cluster_notifier"] = notifier
+        self.notifier = notifier
 
         async def changed(module: str) -> None:
             await ctx.reload(module)  # late-bound: the engine's reload once it runs
@@ -223,11 +221,10 @@ class Runner:
 
         async def sync(notify: bool) -> None:
             await notifications.sync()
-            cluster = ctx.extras.get("cluster_notifier")
-            if notify and cluster is not None:
-                cluster.sync_notifications()
+            if notify and self.notifier is not None:
+                self.notifier.sync_notifications()
 
-        ctx.extras[SYNC_NOTIFICATIONS] = sync
+        ctx.services = replace(ctx.services, sync_notifications=sync)
 
     async def _start_scheduler(self, ctx: ApiContext,
                                stack: contextlib.AsyncExitStack) -> None:
@@ -239,7 +236,7 @@ class Runner:
                               clock=scheduler_clock(os.environ))
         await scheduler.start()
         stack.push_async_callback(scheduler.stop)
-        install_scheduler_status(ctx, scheduler)
+        ctx.services = replace(ctx.services, scheduler=scheduler)
         self.scheduler = scheduler
 
     def _start_gc(self, stack: contextlib.AsyncExitStack) -> None:
@@ -265,11 +262,10 @@ class Runner:
     def _build_api(self, db: Database) -> ApiServer:
         """The XML API: handlers' context, dispatcher, login and listeners."""
         secret = load_secret(self.cfg)
-        ctx = ApiContext(cfg=self.cfg, db=db)
         dispatcher = Dispatcher([*all_tables(), git_routes], on_change=[record_change])
         modules = modules_served(served_groups(dispatcher.groups, self.cfg))
-        install_git(ctx)
-        ctx.extras[MODULES] = modules
+        ctx = ApiContext(cfg=self.cfg, db=db, modules=tuple(modules),
+                         services=Services(git=open_repository(self.cfg)))
         auth = Authenticator(self.cfg, db, secret=secret, modules=modules)
         return ApiServer(ctx, dispatcher, auth)
 

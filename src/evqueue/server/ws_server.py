@@ -22,7 +22,7 @@ Rules:
 - ``ws.keepalive`` seconds between ping frames (a peer that does not answer within half of it
   is dropped); ``ws.rcv.timeout`` bounds the login; ``ws.snd.timeout`` bounds each send.
 - Engine events come from an event bus (``subscribe(callable)``): the one given, else
-  ``ctx.extras["events"]``. Each event is offered to every ``events`` connection.
+  ``ctx.services.events``. Each event is offered to every ``events`` connection.
 - ``stop()`` stops accepting, closes every websocket with 1001, then releases the port.
 """
 
@@ -102,7 +102,7 @@ class WsServer:
     Args:
         ctx: the node's API context (configuration, counters).
         dispatcher: runs API commands.
-        events: the engine's event bus; ``ctx.extras["events"]`` when None.
+        events: the engine's event bus; ``ctx.services.events`` when None.
         authenticator: the login handshake shared with the TCP listener; one is built from the
             configuration when None.
         metrics_source: gives the engine's figures for ``/metrics``.
@@ -117,7 +117,7 @@ class WsServer:
         cfg = ctx.cfg
         self.ctx = ctx
         self.dispatcher = dispatcher
-        self.events = events if events is not None else ctx.extras.get("events")
+        self.events = events if events is not None else ctx.services.events
         self.authenticator = authenticator or Authenticator(
             cfg, ctx.db, secret=load_secret(cfg), modules=modules_served(dispatcher.groups))
         self.metrics_source = metrics_source
