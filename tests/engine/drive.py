@@ -24,7 +24,7 @@ from evqueue.engine.actions import (
     InstanceEnded,
     KillTask,
 )
-from evqueue.engine.state import InstanceSettings
+from evqueue.engine.instance_state import InstanceSettings
 from tests.engine.fakes import HOLD, START, Outcome
 
 __all__ = ["HOLD", "Driver", "Outcome", "make_instance"]

@@ -6,7 +6,7 @@ import pytest
 
 from evqueue.engine import QueuePool
 from evqueue.engine.conditions import handle_condition, handle_loop
-from evqueue.engine.state import EvaluationFailed, InstanceSettings, InstanceState
+from evqueue.engine.instance_state import EvaluationFailed, InstanceSettings, InstanceState
 from evqueue.engine.tree import InstanceTree, parse_xml
 from evqueue.model.xpath import AttrRef
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evqueue.engine.states import InvalidTransition, Trigger
+from evqueue.engine.statuses import InvalidTransition, Trigger
 from evqueue.engine.tree import InstanceTree, parse_xml
 from evqueue.model.xpath import AttrRef
 

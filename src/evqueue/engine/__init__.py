@@ -20,6 +20,7 @@ from evqueue.engine.errors import (
 )
 from evqueue.engine.events import Event, EventBus, EventType
 from evqueue.engine.instance import Instance
+from evqueue.engine.pending_retries import Retrier
 from evqueue.engine.ports import (
     Clock,
     InstanceStore,
@@ -33,10 +34,9 @@ from evqueue.engine.ports import (
     WorkflowSource,
 )
 from evqueue.engine.queues import QueueDefinition, QueueFigures, QueuePool
-from evqueue.engine.retrier import Retrier
 from evqueue.engine.settings import EngineSettings
-from evqueue.engine.states import InvalidTransition, Status
 from evqueue.engine.statistics import EndedInstance, EngineStatistics
+from evqueue.engine.statuses import InvalidTransition, Status
 
 __all__ = [
     "Clock",

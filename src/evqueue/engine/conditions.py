@@ -15,8 +15,8 @@ from copy import deepcopy
 
 from lxml import etree
 
-from evqueue.engine.state import InstanceState
-from evqueue.engine.states import Trigger
+from evqueue.engine.instance_state import InstanceState
+from evqueue.engine.statuses import Trigger
 from evqueue.model.xpath import (
     ContextItem,
     Scope,

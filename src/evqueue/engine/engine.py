@@ -43,6 +43,7 @@ from evqueue.engine.errors import (
 )
 from evqueue.engine.events import EventBus, EventType
 from evqueue.engine.instance import Instance, Parameters
+from evqueue.engine.pending_retries import PendingRetry, Retrier
 from evqueue.engine.persistence import Persistence
 from evqueue.engine.ports import (
     Clock,
@@ -54,11 +55,10 @@ from evqueue.engine.ports import (
     WorkflowSource,
 )
 from evqueue.engine.queues import QueueDefinition, QueuedTask, QueueFigures, QueuePool
-from evqueue.engine.retrier import PendingRetry, Retrier
 from evqueue.engine.settings import EngineSettings
 from evqueue.engine.slots import Slot, TaskSlots
-from evqueue.engine.states import Status
 from evqueue.engine.statistics import EndedInstance, EngineStatistics
+from evqueue.engine.statuses import Status
 
 __all__ = ["Engine"]
 

@@ -12,7 +12,7 @@
      ├── TooManyInstances             MAX_INSTANCES_REACHED (ours: workflowinstance.max)
      └── UnknownTask                  (no code: a task id that is not in the instance)
 
-:class:`~evqueue.engine.states.InvalidTransition` is not here: it signals a bug, never a request.
+:class:`~evqueue.engine.statuses.InvalidTransition` is not here: it signals a bug, never a request.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ time matters and returns the list of :mod:`~evqueue.engine.actions` the asynchro
 perform, in order. The tree uses evQueue 3.3's element and attribute names, so it is at once the
 state, the ``instance query`` answer and the savepoint.
 
-Life of an instance (statuses in :mod:`evqueue.engine.states`):
+Life of an instance (statuses in :mod:`evqueue.engine.statuses`):
 
 * :meth:`Instance.create` copies the definition, sets ``name``/``host``/``user``/``comment``,
   writes the parameters (checked as evQueue does) and copies in the retry schedules.
@@ -38,11 +38,16 @@ from evqueue.engine.actions import (
     TaskResult,
 )
 from evqueue.engine.errors import InvalidWorkflowParameters, UnknownObject, UnknownTask
+from evqueue.engine.instance_state import (
+    EvaluationFailed,
+    InstanceSettings,
+    InstanceState,
+    QueueResolver,
+)
 from evqueue.engine.jobs import enqueue_task, job_succeeded, reevaluate_waiting, run_subjobs
 from evqueue.engine.outputs import record_stop, xml_safe
-from evqueue.engine.retry import arm_retry
-from evqueue.engine.state import EvaluationFailed, InstanceSettings, InstanceState, QueueResolver
-from evqueue.engine.states import Status, Trigger
+from evqueue.engine.statuses import Status, Trigger
+from evqueue.engine.task_retry import arm_retry
 from evqueue.engine.tree import InstanceTree, parse_xml
 from evqueue.model.xpath import Scope, XPathError, evaluate_boolean, evaluate_nodes, string_value
 from evqueue.protocol.times import format_time, parse_time

@@ -23,8 +23,8 @@ from lxml import etree
 
 from evqueue.engine.actions import EnqueueTask
 from evqueue.engine.conditions import handle_condition, handle_loop
-from evqueue.engine.state import EvaluationFailed, InstanceState
-from evqueue.engine.states import Status, Trigger
+from evqueue.engine.instance_state import EvaluationFailed, InstanceState
+from evqueue.engine.statuses import Status, Trigger
 from evqueue.engine.values import TaskSetupError, build_command, replace_values
 from evqueue.model.xpath import ContextItem
 

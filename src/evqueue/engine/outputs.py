@@ -24,9 +24,9 @@ import re
 from lxml import etree
 
 from evqueue.engine.actions import Spilled, TaskResult
-from evqueue.engine.retry import retry_task
-from evqueue.engine.state import InstanceState
-from evqueue.engine.states import Trigger
+from evqueue.engine.instance_state import InstanceState
+from evqueue.engine.statuses import Trigger
+from evqueue.engine.task_retry import retry_task
 from evqueue.engine.tree import parse_xml
 from evqueue.protocol.times import format_time
 

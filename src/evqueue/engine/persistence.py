@@ -40,7 +40,7 @@ from evqueue.engine.instance import Instance
 from evqueue.engine.ports import InstanceStore, InstanceWrite, NewInstanceRow, StoredInstance
 from evqueue.engine.savepoints import SavepointWriter
 from evqueue.engine.settings import EngineSettings
-from evqueue.engine.states import Status
+from evqueue.engine.statuses import Status
 
 __all__ = ["Persistence"]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from evqueue.engine.state import InstanceSettings
+from evqueue.engine.instance_state import InstanceSettings
 
 if TYPE_CHECKING:
     from evqueue.config import Config

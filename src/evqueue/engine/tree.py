@@ -5,7 +5,7 @@ Rules:
 * Every node that needs an identity gets ``evqid="N"`` from a per-document counter, rebuilt
   from the tree on reload. An attribute node is identified as ``"N/@name"`` (N is its owner's).
 * Statuses change only through :meth:`InstanceTree.set_status`, which applies the tables of
-  :mod:`evqueue.engine.states`.
+  :mod:`evqueue.engine.statuses`.
 * The counters ``running_tasks``, ``queued_tasks``, ``retrying_tasks``, ``error_tasks`` and
   ``waiting_conditions`` live on a task's job, every ancestor job and the root.
 * Structural changes (elements or text added, removed, moved) are reported to the XPath cache
@@ -18,7 +18,7 @@ import logging
 
 from lxml import etree
 
-from evqueue.engine.states import Status, Trigger, next_status
+from evqueue.engine.statuses import Status, Trigger, next_status
 from evqueue.model.xpath import AttrRef, ContextItem, XPathDocument
 
 __all__ = ["COUNTERS", "InstanceTree", "parse_xml"]

@@ -29,8 +29,8 @@ from lxml import etree
 
 from evqueue.engine.actions import TaskCommand
 from evqueue.engine.conditions import handle_condition, handle_loop
-from evqueue.engine.state import InstanceState
-from evqueue.engine.states import Status
+from evqueue.engine.instance_state import InstanceState
+from evqueue.engine.statuses import Status
 from evqueue.model.xpath import (
     AttrRef,
     ContextItem,

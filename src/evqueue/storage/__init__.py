@@ -9,9 +9,9 @@ running one transaction; verbs return frozen dataclasses (``…Row``), plain val
 
 Modules, bottom first:
 
-- ``tables``: the ``MetaData``; ``url``: which database; ``retry``: the retry policy;
-  ``timeutil``: how times are stored; ``sqlite_driver``: SQLite calls on the loop's thread;
-  ``database``: ``Database``; ``schema``: creation.
+- ``tables``: the ``MetaData``; ``url``: which database; ``transactions``: which failed
+  transactions are run again; ``timeutil``: how times are stored; ``sqlite_driver``: SQLite
+  calls on the loop's thread; ``database``: ``Database``; ``schema``: creation.
 - Definitions: ``workflows``, ``queues``, ``users`` (rights, module rights, preferences),
   ``tags``, ``retry_schedules``, ``workflow_schedules``, ``notifications``.
 - Instances: ``instances`` (rows, savepoints, parameters, custom attributes, tags),

@@ -5,7 +5,7 @@ Rules:
 * Every storage verb runs as one transaction through ``Database.read(work)`` or
   ``Database.write(work)``, where ``work`` is an ``async`` callable taking the connection.
   A failed transaction is retried as a whole when the error is transient and translated into
-  a ``StorageError`` otherwise (policy in ``evqueue.storage.retry``).
+  a ``StorageError`` otherwise (policy in ``evqueue.storage.transactions``).
 * SQLite runs in WAL mode, so several engines on one machine can share one file. Its calls
   run on the event loop's thread (:mod:`evqueue.storage.sqlite_driver`: a thread hop costs
   more than the statement), and a lock held by another process is waited for with
@@ -43,10 +43,10 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.util.concurrency import await_
 
 from evqueue.storage.errors import DatabaseUnavailable, StorageError
-from evqueue.storage.retry import MAX_ATTEMPTS, backoff, is_transient, translate
 from evqueue.storage.sqlite_driver import begin as sqlite_begin
 from evqueue.storage.sqlite_driver import inline_creator
 from evqueue.storage.tables import t_user
+from evqueue.storage.transactions import MAX_ATTEMPTS, backoff, is_transient, translate
 from evqueue.storage.url import ConfigLike, async_url, url_from_config
 
 __all__ = ["DEFAULT_ADMIN_PASSWORD_SHA1", "Database", "Work"]

@@ -21,7 +21,7 @@ import datetime
 from lxml import etree
 
 from evqueue.engine.actions import ArmRetry
-from evqueue.engine.state import InstanceState
+from evqueue.engine.instance_state import InstanceState
 from evqueue.protocol.times import format_time
 
 __all__ = ["arm_retry", "retry_task"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from evqueue.engine.retrier import PendingRetry, Retrier
+from evqueue.engine.pending_retries import PendingRetry, Retrier
 
 T0 = datetime.datetime(2024, 1, 1, 12, 0, 0)
 

@@ -21,7 +21,7 @@ from typing import NoReturn, Protocol
 from lxml import etree
 
 from evqueue.engine.actions import Action, Emit
-from evqueue.engine.states import Trigger
+from evqueue.engine.statuses import Trigger
 from evqueue.engine.tree import InstanceTree
 from evqueue.model.xpath import XPathError
 

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evqueue.storage.database import Database
 from evqueue.storage.errors import DuplicateName, StorageError
-from evqueue.storage.retry import (
+from evqueue.storage.tables import t_queue
+from evqueue.storage.transactions import (
     BASE_DELAY,
     MAX_DELAY,
     backoff,
@@ -17,7 +18,6 @@ from evqueue.storage.retry import (
     is_unique_violation,
     translate,
 )
-from evqueue.storage.tables import t_queue
 
 pytestmark = pytest.mark.backends
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evqueue.engine import QueuePool
-from evqueue.engine.state import EvaluationFailed, InstanceSettings, InstanceState
+from evqueue.engine.instance_state import EvaluationFailed, InstanceSettings, InstanceState
 from evqueue.engine.tree import InstanceTree, parse_xml
 from evqueue.model.xpath import XPathError
 

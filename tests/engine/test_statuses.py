@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evqueue.engine.states import (
+from evqueue.engine.statuses import (
     TASK_TRANSITIONS,
     InvalidTransition,
     Status,
