@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from evqueue.api import cluster
-from evqueue.storage.cluster import register_node
+from evqueue.storage.cluster import NODE_MAX_AGE, register_node
 from evqueue.storage.timeutil import local_now
 from tests.api.helpers import Api, plain_user
 
@@ -17,7 +17,7 @@ async def test_the_live_nodes_are_listed_with_what_the_web_ui_reads(db):
     await register_node(db, "alice", "unix:///data/alice/evqueue.socket",
                         "ws://127.0.0.1:5100/", "3.3", now=now - datetime.timedelta(seconds=5))
     await register_node(db, "gone", "tcp://old:5000", "ws://old:5001/", "3.3",
-                        now=now - datetime.timedelta(seconds=cluster.NODE_MAX_AGE + 5))
+                        now=now - datetime.timedelta(seconds=NODE_MAX_AGE + 5))
     api = Api(db, modules=[cluster])
     root = await api.ok('<cluster action="list"/>', as_user=plain_user())
     assert [dict(node.attrib) for node in root] == [

@@ -6,8 +6,8 @@ Rules:
   heartbeat/>`` per node of the registry (``t_node``) whose heartbeat is at most
   :data:`NODE_MAX_AGE` seconds old, sorted by name; ``api`` is the node's API connection string,
   ``ws`` its websocket URL, times are ``YYYY-MM-DD HH:MM:SS`` (the store's local time).
-- :data:`NODE_MAX_AGE` is what "alive" means for the whole cluster: the registry
-  (:mod:`evqueue.cluster.registry`) refreshes heartbeats well within it.
+- :data:`~evqueue.storage.cluster.NODE_MAX_AGE` is what "alive" means for the whole cluster:
+  the registry (:mod:`evqueue.cluster.registry`) refreshes heartbeats well within it.
 - evQueue has no such command (clients there list nodes in their own configuration).
 """
 
@@ -19,12 +19,9 @@ from evqueue.api.context import ApiContext
 from evqueue.api.session import Session
 from evqueue.api.table import CommandTable
 from evqueue.protocol import TIME_FORMAT, Command, Response
-from evqueue.storage.cluster import list_nodes
+from evqueue.storage.cluster import NODE_MAX_AGE, list_nodes
 
-__all__ = ["NODE_MAX_AGE", "routes"]
-
-#: Seconds after its last heartbeat during which a node still counts as alive.
-NODE_MAX_AGE = 15.0
+__all__ = ["routes"]
 
 routes = CommandTable()
 

@@ -4,7 +4,7 @@ Rules:
 - :meth:`NodeRegistry.join` runs at start-up, before the node listens or resumes anything: it
   refuses to start (:class:`NodeNameInUse`) when the registry holds a LIVE node of the same
   ``cluster.node.name`` — a heartbeat younger than
-  :data:`~evqueue.api.cluster.NODE_MAX_AGE` AND an API address that still answers with that
+  :data:`~evqueue.storage.cluster.NODE_MAX_AGE` AND an API address that still answers with that
   name (or that cannot be proved dead: a timeout counts as alive). A row left by a crash of
   this very node (nobody listens at its address any more, or someone else does) is taken over,
   so a node restarts at once after ``kill -9``.
@@ -26,11 +26,11 @@ import socket
 from typing import Protocol
 
 from evqueue import EVQUEUE_VERSION
-from evqueue.api.cluster import NODE_MAX_AGE
 from evqueue.cluster.peer import Peer, PeerTimeouts, nobody_listens
 from evqueue.config import Config
 from evqueue.protocol import ApiError, ProtocolError
 from evqueue.storage.cluster import (
+    NODE_MAX_AGE,
     NodeRow,
     heartbeat,
     list_nodes,

@@ -1,7 +1,9 @@
 """Cluster coordination through the shared database.
 
 * The node registry (``t_node``, ours): each node upserts its row at start-up, refreshes
-  ``heartbeat`` periodically, and lists the nodes whose heartbeat is recent enough.
+  ``heartbeat`` periodically, and lists the nodes whose heartbeat is recent enough; a node
+  is alive for the whole cluster while its heartbeat is at most :data:`NODE_MAX_AGE` seconds
+  old.
 * Elections (``t_uniqueaction``, evQueue's): ``try_unique_action(name, node, now, period)``
   elects exactly one caller per name and period, however many engines try at once. A row
   newer than ``period`` seconds (any row when ``period <= 0``) means someone already won.
@@ -26,6 +28,7 @@ from evqueue.storage.tables import t_node, t_schedule_fire, t_uniqueaction, t_wo
 from evqueue.storage.timeutil import db_time
 
 __all__ = [
+    "NODE_MAX_AGE",
     "NodeRow",
     "claim_schedule_fire",
     "heartbeat",
@@ -38,6 +41,10 @@ __all__ = [
     "unrecorded_fires",
     "unregister_node",
 ]
+
+#: Seconds after its last heartbeat during which a node still counts as alive (the registry
+#: refreshes heartbeats well within it; ``cluster list`` shows the nodes within it).
+NODE_MAX_AGE = 15.0
 
 
 @dataclass(frozen=True, slots=True)
