@@ -12,7 +12,10 @@ One asyncio loop, no threads. The engine:
 * writes savepoints through :class:`~evqueue.engine.persistence.Persistence`, as
   ``workflowinstance.savepoint.level`` says (semantics.md §2.5).
 
-Only this module reads the clock or awaits anything; :mod:`evqueue.engine.instance` decides.
+Only this module reads the clock (its :class:`~evqueue.engine.ports.Clock`); the awaiting is done
+here and in the writers it drives (:mod:`~evqueue.engine.persistence`,
+:mod:`~evqueue.engine.savepoints`), which also keep their own timers (the level-2 window,
+retried writes). :mod:`evqueue.engine.instance` decides, with the time passed in.
 """
 
 from __future__ import annotations

@@ -2,8 +2,12 @@
 
 Rules:
 - The engine speaks in its own records (``TaskCommand``, ``InstanceWrite``…, engine/ports.py);
-  the process layer and the storage verbs speak in theirs. This module only translates; it
-  holds no policy.
+  the process layer and the storage verbs speak in theirs. This module translates, and takes
+  the few decisions that belong to the adapters: launch rows asked for together share a
+  transaction (``_InsertBatch``); definitions are kept until :meth:`DbWorkflowSource.forget`;
+  an exit reaches the engine after the spawn it ends (:class:`ProcessLauncher`); after a
+  restart, exits that will never come and task files no task needs are settled
+  (:func:`collect_exits_after_restart`, :func:`remove_stale_task_files`).
 - Times cross as naive local datetimes, the same on both sides: nothing here formats or parses
   them.
 """
@@ -43,6 +47,7 @@ __all__ = [
     "collect_exits_after_restart",
     "deliver_exit",
     "load_queue_definitions",
+    "remove_stale_task_files",
 ]
 
 log = logging.getLogger("evqueue.server")
