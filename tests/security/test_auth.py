@@ -5,7 +5,8 @@
 - Replay: every connection gets a fresh challenge; a response seen on one connection is refused
   on any other.
 - Timing: the HMAC is compared with ``hmac.compare_digest``, and an unknown user costs exactly
-  what a wrong password costs (one HMAC verification; with a secret, one key unwrapping each).
+  what a wrong password costs (one HMAC verification; with a secret, one key unwrapping each;
+  the same statements sent to the store).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import hmac
 import re
 
 import pytest
+from sqlalchemy import event
 
 import evqueue.api.login as login_module
 from evqueue.api.login import THROTTLED_MESSAGE, Authenticator
 from evqueue.config import Config
 from evqueue.protocol import AuthError, Command, hash_password, verify_response
 from evqueue.storage.api_definitions import create_user_with_password
-from evqueue.storage.users import create_user
+from evqueue.storage.users import create_user, grant_module_right, set_right
 from tests.e2e.apiwire import Wire, answer
 from tests.e2e.nodes import Node
 
@@ -188,3 +190,31 @@ async def test_with_a_secret_every_login_unwraps_exactly_one_key(db, counted):
         logged_in = await authenticator.authenticate(_auth(user, "right"), "cd" * 20, "")
         assert logged_in.login == user
         assert counted == {"verify": 1, "pbkdf2": 1}, user
+
+
+async def test_an_unknown_user_costs_the_store_what_a_wrong_password_costs(db):
+    user_id = await create_user(db, "known", "right")
+    await set_right(db, user_id, 1, edit=False, read=True, exec=False, kill=False)
+    await grant_module_right(db, user_id, "storage", "launcher", 1)
+    authenticator = Authenticator(Config.from_mapping({}), db)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # noqa: ARG001
+        statements.append(" ".join(statement.split()))
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        sent: dict[str, list[str]] = {}
+        for user in ("known", "nobody"):
+            statements.clear()
+            await _failures(authenticator, user, "wrong")
+            sent[user] = list(statements)
+        statements.clear()
+        await authenticator.authenticate(_auth("known", "right"), "cd" * 20, "")
+        on_success = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert sent["known"] == sent["nobody"]
+    assert [s.split()[0] for s in sent["known"]] == ["SELECT"]  # the user's row, nothing more
+    assert on_success == 3  # and the rights once the response is verified

@@ -11,7 +11,9 @@ Rules (protocol.md §2):
 - The response is checked by :func:`evqueue.protocol.auth.verify_response`: exact lowercase hex
   HMAC, constant time, no ``"hmac"`` bypass. An unknown user, or a stored credential this node
   cannot use, is still verified against a dummy key so the time taken does not tell them apart
-  from a wrong password; with a secret, every login also pays exactly one unwrapping.
+  from a wrong password; with a secret, every login also pays exactly one unwrapping. The store
+  is asked the same for every failure (the user's row); rights are read only after the
+  response is verified.
 - Both stored password formats work: evQueue's plain ``hex(SHA1(password))`` and the wrapped
   format, unwrapped with the secret read from the file named by ``core.auth.secret``.
 - Brute force is slowed by :class:`LoginThrottle`: after ``max_failures`` failures for one login
@@ -52,7 +54,12 @@ from evqueue.protocol import (
     parse_secret,
     verify_response,
 )
-from evqueue.storage.api_support import LoginRecord, load_login
+from evqueue.storage.api_support import (
+    LoginCredential,
+    LoginGrants,
+    load_credential,
+    load_grants,
+)
 from evqueue.storage.database import Database
 
 __all__ = [
@@ -62,7 +69,7 @@ __all__ = [
     "LoginThrottle",
     "load_secret",
     "modules_served",
-    "user_from_record",
+    "user_from_login",
 ]
 
 #: syslog's NOTICE, between INFO and WARNING (the engine's logging defines the level name).
@@ -105,13 +112,13 @@ def modules_served(groups: Iterable[str]) -> list[str]:
     return [name for name in OPTIONAL_MODULES if name in served]
 
 
-def user_from_record(record: LoginRecord) -> User:
-    """The session user (profile and rights) of a stored login."""
-    profile = "ADMIN" if record.profile == "ADMIN" else "USER"
+def user_from_login(credential: LoginCredential, grants: LoginGrants) -> User:
+    """The session user (profile and rights) of a verified login."""
+    profile = "ADMIN" if credential.profile == "ADMIN" else "USER"
     rights = {r.workflow_id: WorkflowRights(read=r.read, exec=r.exec, edit=r.edit, kill=r.kill)
-              for r in record.rights}
-    return User(id=record.id, login=record.login, profile=profile, rights=rights,
-                modules=frozenset(record.modules))
+              for r in grants.rights}
+    return User(id=credential.id, login=credential.login, profile=profile, rights=rights,
+                modules=frozenset(grants.modules))
 
 
 @dataclass
@@ -256,7 +263,7 @@ class Authenticator:
             log.log(_NOTICE, "authentication refused for user '%s' from %s: throttled",
                     login, peer or "unix socket")
             raise AuthError(THROTTLED_MESSAGE)
-        record = await load_login(self.db, login)
+        record = await load_credential(self.db, login)
         key, problem = self._key(record)
         valid = verify_response(response, challenge, key)
         if record is None or problem is not None or not valid:
@@ -267,9 +274,9 @@ class Authenticator:
             raise AuthError()
         self.throttle.succeeded(login)
         log.info("successful authentication of user '%s'", login)
-        return user_from_record(record)
+        return user_from_login(record, await load_grants(self.db, record.id))
 
-    def _key(self, record: LoginRecord | None) -> tuple[bytes, str | None]:
+    def _key(self, record: LoginCredential | None) -> tuple[bytes, str | None]:
         """The HMAC key to verify with, and why the real one cannot be used (if so)."""
         key, problem = self._dummy_key, None
         unwrapped = False
