@@ -110,8 +110,12 @@ async def test_login_failure_closes_with_1011(db, client, frame: str, reason: st
         await until(lambda: server.ctx.stats.current_ws_connections == 0)
 
 
-async def test_login_must_come_within_the_receive_timeout(db, client) -> None:
-    async with serve(db, {"ws.rcv.timeout": "1"}) as server:
+@pytest.mark.parametrize("settings", [
+    {"ws.rcv.timeout": "1"},
+    {"network.login.timeout": "1"},  # the shorter of the two applies
+])
+async def test_login_must_come_within_the_receive_timeout(db, client, settings) -> None:
+    async with serve(db, settings) as server:
         ws = await connect(client, server, authenticate=False)
         await receive_text(ws)
         assert await receive_close(ws) == (1011, "Timed out waiting for authentication")

@@ -102,16 +102,30 @@ _ROWS: list[Key] = [
     Key("network.bind.path.group", "0", KeyType.GID,
         "group of the API unix socket (number or group name; 0 = the engine's group)",
         ours=True),
-    Key("network.listen.backlog", "64", U, "listen backlog"),
-    Key("network.connections.max", "128", U, "maximum simultaneous API connections"),
+    Key("network.listen.backlog", "1024", U,
+        "listen backlog (evQueue: 64; a burst of connections waits here, not in SYN retries)"),
+    Key("network.connections.max", "128", U,
+        "maximum simultaneous API connections; TCP may take all but one eighth (at least 1), "
+        "kept for the unix socket, and at most half (rounded up) of each listener's may be "
+        "waiting to log in"),
     Key("network.rcv.timeout", "30", U, "seconds an API connection may stay idle"),
+    Key("network.login.timeout", "10", U,
+        "seconds a connection may take to log in, from accept to greeting, on TCP, the unix "
+        "socket and websockets (0 = no limit)", ours=True),
     Key("network.snd.timeout", "30", U, "seconds a send to an API client may take"),
     Key("network.message.maxsize", "16M", Z, "largest accepted API message", ours=True),
     # websockets
     Key("ws.bind.ip", "127.0.0.1", S, "websocket/HTTP address ('' disables, '*' = all)"),
     Key("ws.bind.port", "5001", U, "websocket/HTTP port", maximum=65535),
     Key("ws.connections.max", "128", U, "maximum simultaneous websocket connections"),
-    Key("ws.listen.backlog", "64", U, "listen backlog"),
+    Key("ws.listen.backlog", "1024", U, "listen backlog (evQueue: 64)"),
+    Key("ws.http.connections.max", "64", U,
+        "connections of the websocket/HTTP port beyond ws.connections.max websockets (web UI, "
+        "/healthz, /metrics, handshakes); past the sum a connection is closed at accept",
+        ours=True),
+    Key("ws.http.timeout", "10", U,
+        "seconds a connection of the websocket/HTTP port may take to send a request's headers "
+        "or stay idle between requests (0 = no limit)", ours=True),
     Key("ws.rcv.timeout", "30", U, "websocket receive timeout (s)"),
     Key("ws.snd.timeout", "30", U, "websocket send timeout (s)"),
     Key("ws.keepalive", "30", U, "websocket keepalive (s)"),
@@ -133,6 +147,10 @@ _ROWS: list[Key] = [
     Key("processmanager.logs.delete", "yes", B, "delete task output files once read"),
     Key("processmanager.logs.tailsize", "20K", Z, "bytes returned by processmanager tail"),
     Key("processmanager.tasks.directory", ".", P, "prefix of relative task paths"),
+    Key("processmanager.tasks.kill_leftovers", "no", B,
+        "kill the processes a task leaves running when it ends (children it started with "
+        "setsid, nohup, a double fork…); either way they are named in the task's log, and "
+        "killing a task kills them all", ours=True),
     Key("processmanager.scripts.directory", "/tmp", P, "where SCRIPT tasks are written"),
     Key("processmanager.scripts.delete", "yes", B, "delete SCRIPT files after the run"),
     Key("processmanager.monitor.ssh_path", "/usr/bin/ssh", P, "ssh used for remote tasks"),

@@ -15,12 +15,25 @@ Rules (protocol.md §1, §2):
   the login, the greeting, then commands. Bytes go through one
   :class:`~evqueue.protocol.ApiProtocol`; every request gets exactly one response, in order,
   pipelined ones included. ``<quit/>`` closes the connection without a response.
-- Limits: at most ``network.connections.max`` connections (one more is sent one KO response and
-  closed, the others are untouched); a connection idle for ``network.rcv.timeout`` seconds while
-  a request is expected (login included) gets evQueue's error line and is closed; a reply not
-  written within ``network.snd.timeout`` seconds closes the connection; messages are limited to
-  :data:`AUTH_MAX_SIZE` bytes until login, then to ``network.message.maxsize``. A timeout of 0
-  means none.
+- Connections are accepted by :class:`~evqueue.server.acceptor.Acceptor`: when the process
+  runs out of descriptors a listener rests a second, with one log line a second at most.
+- Limits, so that clients that never log in cannot lock the others out:
+
+  * at most ``network.connections.max`` (M) connections;
+  * TCP ones take at most M - R slots: R = M // 8 (at least 1, none when M < 2 or the unix
+    socket is off) are kept for the unix socket, so a local admin gets in whatever TCP clients
+    do;
+  * per listener, at most (M + 1) // 2 connections waiting to log in, so logged-in clients keep
+    the other half;
+  * the whole login, from accept to greeting, within ``network.login.timeout`` seconds, however
+    slowly the bytes come (else :data:`LOGIN_TIMEOUT_ERROR` and close).
+
+  A connection past a limit is sent one KO "Max API connections reached" and closed, the others
+  are untouched (a flood of refusals is logged once a second). A connection idle for
+  ``network.rcv.timeout`` seconds while a request is expected (login included) gets evQueue's
+  error line and is closed; a reply not written within ``network.snd.timeout`` seconds closes
+  the connection; messages are limited to :data:`AUTH_MAX_SIZE` bytes until login, then to
+  ``network.message.maxsize``. A timeout of 0 means none.
 - Any fatal error (unreadable XML, too large, login failure) is answered with one KO response,
   then the connection closes; nothing one connection does affects another.
 - A command whose handler takes long (a synchronous launch, ``instance wait``) is kept company:
@@ -57,10 +70,20 @@ from evqueue.protocol import (
     Transport,
     frame,
 )
+from evqueue.server.acceptor import Acceptor
 from evqueue.server.memory import MemoryTrimmer
+from evqueue.server.throttled_log import ThrottledLog
 from evqueue.storage.errors import StorageError
 
-__all__ = ["AUTH_MAX_SIZE", "IDLE_ERROR", "SHUTDOWN_GRACE", "ApiServer", "ListenError"]
+__all__ = [
+    "AUTH_MAX_SIZE",
+    "IDLE_ERROR",
+    "LOGIN_TIMEOUT_ERROR",
+    "SHUTDOWN_GRACE",
+    "ApiServer",
+    "ListenError",
+    "unix_reserve",
+]
 
 log = logging.getLogger("evqueue.server.api")
 
@@ -68,6 +91,8 @@ log = logging.getLogger("evqueue.server.api")
 AUTH_MAX_SIZE = 4096
 #: What an idle connection is told before it is closed (evQueue's words, protocol.md §1.5).
 IDLE_ERROR = "Error reading socket, recv() returned error 11"
+#: What a connection that did not log in within ``network.login.timeout`` is told.
+LOGIN_TIMEOUT_ERROR = "Timed out waiting for authentication"
 #: Seconds a connection in the middle of a command may take to answer once the node stops.
 SHUTDOWN_GRACE = 2.0
 _TOO_MANY = "Max API connections reached"
@@ -88,6 +113,11 @@ def _timeout(seconds: int) -> float | None:
     return float(seconds) if seconds > 0 else None
 
 
+def unix_reserve(max_connections: int) -> int:
+    """The slots of ``network.connections.max`` that only unix-socket connections may use."""
+    return max(1, max_connections // 8) if max_connections >= 2 else 0
+
+
 class _Connection:
     """One client connection, from accept to close."""
 
@@ -103,6 +133,7 @@ class _Connection:
                                     max_size=AUTH_MAX_SIZE)
         self.busy = False
         self.closing = False
+        self.logged_in = False
         # Replies of pipelined commands go out together, once per loop turn (see _reply).
         self._out: list[bytes] = []
         self._out_size = 0
@@ -113,7 +144,7 @@ class _Connection:
     async def serve(self) -> None:
         """Log in, then answer commands until the peer quits, fails or the node stops."""
         try:
-            user = await self._login()
+            user = await self._login_in_time()
             if user is not None:
                 await self._commands(Session(user, self.kind, self.peer))
         except ApiError as error:
@@ -161,6 +192,19 @@ class _Connection:
 
     # --- phases -----------------------------------------------------------------------------
 
+    async def _login_in_time(self) -> User | None:
+        """:meth:`_login` within ``network.login.timeout`` (reads inside keep their own idle
+        timeout: a byte now and then does not extend this one).
+
+        Raises:
+            ApiError: the deadline passed.
+        """
+        try:
+            async with asyncio.timeout(self.server.login_timeout):
+                return await self._login()
+        except TimeoutError:
+            raise ApiError(LOGIN_TIMEOUT_ERROR, fatal=True) from None
+
     async def _login(self) -> User | None:
         auth = self.server.auth
         if not auth.enabled:
@@ -172,6 +216,7 @@ class _Connection:
             if first is None:
                 return None
             user = await auth.authenticate(first, challenge, self.peer)
+        self.logged_in = True
         self.protocol.max_size = self.server.max_size
         await self._send(frame(auth.greeting(user), Transport.STREAM))
         return user
@@ -303,13 +348,19 @@ class ApiServer:
         self.auth = auth
         cfg = ctx.cfg
         self.max_connections: int = cfg["network.connections.max"]
+        both = bool(cfg["network.bind.ip"]) and bool(cfg["network.bind.path"])
+        self.unix_reserve = unix_reserve(self.max_connections) if both else 0
+        self.max_waiting = (self.max_connections + 1) // 2
+        self.login_timeout = _timeout(cfg["network.login.timeout"])
         self.rcv_timeout = _timeout(cfg["network.rcv.timeout"])
         self.snd_timeout = _timeout(cfg["network.snd.timeout"])
         self.dpd_interval = _timeout(cfg["dpd.interval"])
         self.trimmer = MemoryTrimmer()  # heap pages of large requests go back to the system
         self.max_size: int = cfg["network.message.maxsize"]
-        self._servers: list[asyncio.Server] = []
+        self._acceptors: list[Acceptor] = []
+        self._opening: set[asyncio.Task[None]] = set()  # accepted, not yet a connection
         self._connections: dict[asyncio.Task[Any], _Connection] = {}
+        self._refusals = ThrottledLog(log, logging.WARNING)
         self._unix_inode: int | None = None
         self.tcp_address: tuple[str, int] | None = None
         self.unix_path: str | None = None
@@ -332,10 +383,13 @@ class ApiServer:
     async def stop(self) -> None:
         """Stop listening, then close every connection (see the module rules)."""
         self.trimmer.close()
-        for server in self._servers:
-            server.close()
-        self._servers.clear()
+        for acceptor in self._acceptors:
+            acceptor.close()
+        self._acceptors.clear()
         self._remove_socket_file()
+        for opening in list(self._opening):
+            opening.cancel()
+        await asyncio.gather(*self._opening, return_exceptions=True)
         for task, connection in list(self._connections.items()):
             connection.stop(task)
         tasks = list(self._connections)
@@ -359,19 +413,19 @@ class ApiServer:
             return
         port: int = cfg["network.bind.port"]
         bind = "0.0.0.0" if host == "*" else host
+        family = socket.AF_INET6 if ":" in bind else socket.AF_INET
         try:
-            server = await asyncio.start_server(
-                self._tcp_client, bind, port, backlog=cfg["network.listen.backlog"],
-                reuse_address=True)
+            sock = socket.create_server((bind, port), family=family,
+                                        backlog=cfg["network.listen.backlog"])
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise ListenError(f"network.bind.port: port {port} is already in use "
                                   f"on {host}") from None
             raise ListenError(f"network.bind.ip/network.bind.port: cannot listen on "
                               f"{host}:{port}: {exc.strerror or exc}") from None
-        self._servers.append(server)
-        address = server.sockets[0].getsockname()
+        address = sock.getsockname()
         self.tcp_address = (address[0], address[1])
+        self._listen(sock, "tcp", f"tcp://{address[0]}:{address[1]}")
         log.log(25, "API listening on tcp://%s:%d", *self.tcp_address)
 
     async def _start_unix(self) -> None:
@@ -403,9 +457,8 @@ class ApiServer:
                 os.unlink(path)  # the file we just bound
             raise
         self.unix_path = path
-        server = await asyncio.start_unix_server(self._unix_client, sock=sock,
-                                                 backlog=cfg["network.listen.backlog"])
-        self._servers.append(server)
+        sock.listen(cfg["network.listen.backlog"])
+        self._listen(sock, "unix", f"unix://{path}")
         info = os.stat(path)
         log.log(25, "API listening on unix://%s (mode %04o, uid %d, gid %d)", path, mode,
                 info.st_uid, info.st_gid)
@@ -419,7 +472,31 @@ class ApiServer:
                 os.unlink(self.unix_path)
         self._unix_inode = None
 
+    def _listen(self, sock: socket.socket, kind: Kind, name: str) -> None:
+        acceptor = Acceptor(sock, lambda conn: self._accepted(conn, kind), name=name)
+        self._acceptors.append(acceptor)
+        acceptor.start()
+
     # --- connections ------------------------------------------------------------------------
+
+    def _accepted(self, conn: socket.socket, kind: Kind) -> None:
+        task = asyncio.get_running_loop().create_task(self._open(conn, kind))
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
+
+    async def _open(self, conn: socket.socket, kind: Kind) -> None:
+        """Give an accepted socket its stream (then :meth:`_client` serves it)."""
+        loop = asyncio.get_running_loop()
+        client = self._tcp_client if kind == "tcp" else self._unix_client
+
+        def protocol() -> asyncio.StreamReaderProtocol:
+            return asyncio.StreamReaderProtocol(asyncio.StreamReader(loop=loop), client,
+                                                loop=loop)
+
+        try:
+            await loop.connect_accepted_socket(protocol, conn)
+        except OSError:  # the peer left before we could set it up
+            conn.close()
 
     async def _tcp_client(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
@@ -437,8 +514,10 @@ class ApiServer:
                       kind: Kind) -> None:
         connection = _Connection(self, reader, writer, kind)
         stats = self.ctx.stats
-        if len(self._connections) >= self.max_connections:
-            log.warning("%s, refusing a connection from %s", _TOO_MANY, connection.who())
+        refusal = self._refusal(kind)
+        if refusal is not None:
+            self._refusals("%s (%s), refusing a connection from %s", _TOO_MANY, refusal,
+                           connection.who())
             await connection.refuse(_TOO_MANY)
             await connection.close()
             return
@@ -454,6 +533,18 @@ class ApiServer:
             stats.current_api_connections -= 1
             del self._connections[task]
             await connection.close()
+
+    def _refusal(self, kind: Kind) -> str | None:
+        """Why a new connection on ``kind`` cannot be served now (None: it can)."""
+        if len(self._connections) >= self.max_connections:
+            return f"network.connections.max is {self.max_connections}"
+        connections = self._connections.values()
+        tcp_max = self.max_connections - self.unix_reserve
+        if kind == "tcp" and sum(c.kind == "tcp" for c in connections) >= tcp_max:
+            return f"TCP has its {tcp_max}, the others are kept for the unix socket"
+        if sum(c.kind == kind and not c.logged_in for c in connections) >= self.max_waiting:
+            return f"{self.max_waiting} {kind} connections are waiting to log in"
+        return None
 
 
 def _socket_mode(text: str) -> int:

@@ -6,8 +6,9 @@ Rules:
   that is not exactly one acceptable document closes the connection with code 1011 and the
   reason ``Invalid XML document``; so does every other fatal error, with its own message.
 - Login is the TCP one (the shared :class:`~evqueue.api.login.Authenticator`): the challenge
-  frame, the client's ``<auth>`` frame (at most ``AUTH_MAX_SIZE`` bytes, as on TCP) within
-  ``ws.rcv.timeout`` seconds, then ``<ready>``; or
+  frame, the client's ``<auth>`` frame (at most ``AUTH_MAX_SIZE`` bytes, as on TCP; the
+  listener refuses a larger one from its frame header) within ``ws.rcv.timeout`` or
+  ``network.login.timeout`` seconds, the shorter, then ``<ready>``; or
   ``<ready>`` straight away when ``core.auth.enable=no``. The connection's user then runs every
   command of the connection.
 - ``api``: frames are dispatched like TCP commands, one at a time and answered in order; a
@@ -46,7 +47,7 @@ from evqueue.api.session import Session, User
 from evqueue.config import Config
 from evqueue.engine.events import Event, EventType
 from evqueue.protocol import ApiError, Command, Response, parse_command, serialize
-from evqueue.server.api_server import AUTH_MAX_SIZE
+from evqueue.server.api_server import AUTH_MAX_SIZE, LOGIN_TIMEOUT_ERROR
 from evqueue.server.ws_events import (
     MAX_SUBSCRIPTIONS,
     EventRouter,
@@ -110,11 +111,13 @@ class WsSettings:
 
     @classmethod
     def from_config(cls, cfg: Config) -> WsSettings:
-        """Read ``ws.events.throttling``, ``ws.rcv.timeout``, ``ws.snd.timeout`` and
-        ``network.message.maxsize`` (0 timeouts mean none)."""
+        """Read ``ws.events.throttling``, ``ws.rcv.timeout`` and ``network.login.timeout`` (the
+        login gets the shorter), ``ws.snd.timeout`` and ``network.message.maxsize`` (0 timeouts
+        mean none)."""
+        login = [float(t) for t in (cfg["ws.rcv.timeout"], cfg["network.login.timeout"]) if t]
         return cls(
             throttling=bool(cfg["ws.events.throttling"]),
-            auth_timeout=float(cfg["ws.rcv.timeout"]) or None,
+            auth_timeout=min(login, default=None),
             send_timeout=float(cfg["ws.snd.timeout"]) or None,
             max_message=int(cfg["network.message.maxsize"]),
         )
@@ -235,7 +238,7 @@ class WsConnection:
             try:
                 msg = await self.ws.receive(timeout=timeout)
             except TimeoutError:
-                raise CloseConnection("Timed out waiting for authentication") from None
+                raise CloseConnection(LOGIN_TIMEOUT_ERROR) from None
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 break
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
