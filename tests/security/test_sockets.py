@@ -157,7 +157,7 @@ async def test_browsers_from_other_origins_are_refused(tls, origin, allowed):
     assert refused == (None if allowed else 403)
 
 
-async def test_a_large_frame_before_login_is_refused_without_parsing(tls):
+async def test_a_large_frame_before_login_is_refused_from_its_header(tls):
     node, context = tls
     async with aiohttp.ClientSession() as session, session.ws_connect(
             f"wss://127.0.0.1:{node.ws_port}/", protocols=("api",), ssl=context) as ws:
@@ -165,4 +165,5 @@ async def test_a_large_frame_before_login_is_refused_without_parsing(tls):
         await ws.send_str("<auth user='admin' response='" + "0" * 8192 + "'/>")
         closing = await ws.receive()
     assert closing.type == aiohttp.WSMsgType.CLOSE
-    assert (closing.data, closing.extra) == (1011, "Invalid XML document")
+    assert (closing.data, closing.extra) == (
+        1009, "Message too big before login (limit is 4096 bytes)")

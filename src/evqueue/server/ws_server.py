@@ -16,11 +16,18 @@ Rules:
 - ``ws.bind.ip`` empty disables the listener, ``*`` means every interface. TLS is on when
   ``ws.ssl.crt`` and ``ws.ssl.key`` are set.
 - ``ws.connections.max`` websockets at most: one more is refused with HTTP 503 before the
-  upgrade. ``ws.origins`` (comma list), when set, refuses a browser whose ``Origin`` is not
+  upgrade. Every connection of the port, websocket or not, goes through
+  :class:`~evqueue.server.ws_guard.PortGuard`: at most ``ws.connections.max`` +
+  ``ws.http.connections.max`` at once, headers within ``ws.http.timeout`` seconds (also the
+  keep-alive timeout), and before login a first websocket message of at most
+  ``AUTH_MAX_SIZE`` bytes, refused from its frame header. Connections are accepted by an
+  :class:`~evqueue.server.acceptor.Acceptor` (it rests when descriptors run out).
+  ``ws.origins`` (comma list), when set, refuses a browser whose ``Origin`` is not
   listed (HTTP 403), unless the page comes from this very host and port; clients that send
   no ``Origin`` (not browsers) are not concerned.
 - ``ws.keepalive`` seconds between ping frames (a peer that does not answer within half of it
-  is dropped); ``ws.rcv.timeout`` bounds the login; ``ws.snd.timeout`` bounds each send.
+  is dropped); ``ws.rcv.timeout`` and ``network.login.timeout`` (the shorter) bound the login;
+  ``ws.snd.timeout`` bounds each send.
 - Engine events come from an event bus (``subscribe(callable)``): the one given, else
   ``ctx.services.events``. Each event is offered to every ``events`` connection.
 - ``stop()`` stops accepting, closes every websocket with 1001, then releases the port.
@@ -46,7 +53,8 @@ from evqueue.api.context import ApiContext
 from evqueue.api.dispatch import Dispatcher
 from evqueue.api.login import Authenticator, load_secret, modules_served
 from evqueue.engine.events import Event
-from evqueue.server.api_server import ListenError
+from evqueue.server.acceptor import Acceptor
+from evqueue.server.api_server import AUTH_MAX_SIZE, ListenError
 from evqueue.server.metrics import CONTENT_TYPE, EngineFigures, render_metrics
 from evqueue.server.ws_connection import (
     CLOSE_GOING_AWAY,
@@ -54,6 +62,7 @@ from evqueue.server.ws_connection import (
     WsConnection,
     WsSettings,
 )
+from evqueue.server.ws_guard import PortGuard
 
 __all__ = [
     "SUBPROTOCOLS",
@@ -124,6 +133,8 @@ class WsServer:
         self.static_dir = Path(static_dir) if static_dir is not None else default_static_dir()
         self.settings = WsSettings.from_config(cfg)
         self.max_connections = int(cfg["ws.connections.max"])
+        self.max_port_connections = self.max_connections + int(cfg["ws.http.connections.max"])
+        self.http_timeout = float(cfg["ws.http.timeout"]) or None
         self.keepalive = float(cfg["ws.keepalive"]) or None
         self.origins = frozenset(o.strip() for o in cfg["ws.origins"].split(",") if o.strip())
         self.workers = asyncio.Semaphore(max(1, int(cfg["ws.workers"])))
@@ -131,6 +142,8 @@ class WsServer:
         self._connections: set[WsConnection] = set()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._acceptor: Acceptor | None = None
+        self._guard: PortGuard | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
     @property
@@ -164,16 +177,22 @@ class WsServer:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         app.on_shutdown.append(self._close_all)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
-        await runner.setup()
+        timeouts = {"keepalive_timeout": self.http_timeout} if self.http_timeout else {}
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT,
+                               **timeouts)
         try:
-            await web.SockSite(runner, sock, ssl_context=ssl_context).start()
+            await runner.setup()
         except BaseException:
-            await runner.cleanup()
             sock.close()
             raise
+        assert runner.server is not None
+        self._guard = PortGuard(runner.server, max_connections=self.max_port_connections,
+                                header_timeout=self.http_timeout, login_max=AUTH_MAX_SIZE,
+                                ssl_context=ssl_context)
         self._runner = runner
         self.port = sock.getsockname()[1]
+        self._acceptor = Acceptor(sock, self._guard.accept, name=self.url or "")
+        self._acceptor.start()
         if self.events is not None:
             self._unsubscribe = self.events.subscribe(self._on_event)
         log.log(25, "websocket/HTTP listening on %s", self.url)
@@ -183,10 +202,16 @@ class WsServer:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._acceptor is not None:
+            self._acceptor.close()
+            self._acceptor = None
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
             self.port = None
+        if self._guard is not None:
+            guard, self._guard = self._guard, None
+            await guard.close()
 
     async def __aenter__(self) -> WsServer:
         await self.start()
@@ -227,6 +252,8 @@ class WsServer:
     # --- requests -----------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self._guard is not None:
+            self._guard.request_arrived(request.transport)
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await self._websocket(request)
         if request.method not in ("GET", "HEAD"):
@@ -247,6 +274,9 @@ class WsServer:
         refusal = self._refusal(request)
         if refusal is not None:
             return refusal
+        if (self._guard is not None and self.authenticator.enabled
+                and not self._guard.limit_first_message(request.transport)):
+            return _text(400, "Data sent before the websocket handshake was answered")
         ws = web.WebSocketResponse(protocols=SUBPROTOCOLS, heartbeat=self.keepalive,
                                    max_msg_size=self.settings.max_message)
         conn = WsConnection(ws, request, "", ctx=self.ctx, dispatcher=self.dispatcher,
