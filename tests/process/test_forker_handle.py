@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from evqueue.process.forker_handle import start_forker
 
 
@@ -35,3 +37,25 @@ async def test_aclose_waits_without_blocking_the_loop() -> None:
     handle = start_forker()
     await handle.aclose()
     assert handle.closed and not handle.alive()
+
+
+def test_restart_starts_a_forker_like_the_first(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    pidfile = tmp_path / "forker.pid"
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    first = start_forker(str(pidfile), cwd=str(wd), env={**os.environ, "EVQ_MARK": "kept"})
+    os.kill(first.pid, 9)
+    first.close()
+    monkeypatch.chdir(tmp_path)  # where the engine is now does not matter
+    second = first.restart()
+    try:
+        os.write(second.request_fd, (1).to_bytes(8, "big") + (0).to_bytes(4, "big"))
+        assert len(os.read(second.reply_fd, 16)) == 16
+        assert second.pid != first.pid and pidfile.read_text() == f"{second.pid}\n"
+        assert os.readlink(f"/proc/{second.pid}/cwd") == str(wd)
+        assert b"EVQ_MARK=kept" in Path(f"/proc/{second.pid}/environ").read_bytes().split(b"\0")
+        assert session_of(second.pid) == second.pid
+    finally:
+        second.close()
+    assert not second.alive()

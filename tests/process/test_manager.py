@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import os
 import select
 import signal
+import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from evqueue.process import manager as manager_module
 from evqueue.process.errors import ForkerError, TaskOutputNotFound
-from evqueue.process.forker_handle import start_forker
+from evqueue.process.forker_handle import ForkerHandle, start_forker
 from evqueue.process.gatherer import (
     TRUNCATED_MARKER,
     UNREADABLE_OUTPUT,
@@ -280,21 +284,98 @@ async def test_callbacks_errors_do_not_stop_delivery(settings) -> None:
     assert await recorder.progress_of(40) == 10
 
 
-async def test_forker_death_is_reported(settings) -> None:
-    recorder = Recorder()
-    lost = asyncio.Event()
-    forker = start_forker()
-    pm = recorder.manager(settings, forker=forker, on_forker_lost=lost.set)
+def forker_that_dies(settings: ProcessSettings, *, fork: bool) -> ForkerHandle:
+    """A forker that reads one request, forks its monitor (or not), and dies unanswered."""
+    code = ("import os, sys\n"
+            "from evqueue.process.forker import REQUEST, _fork_monitor\n"
+            "tid, size = REQUEST.unpack(sys.stdin.buffer.read(REQUEST.size))\n"
+            "payload = sys.stdin.buffer.read(size)\n"
+            f"{'_fork_monitor(payload)' if fork else 'pass'}\n"
+            "os._exit(0)\n")
+    request_r, request_w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    popen = subprocess.Popen([sys.executable, "-c", code], stdin=request_r, stdout=reply_w)
+    os.close(request_r)
+    os.close(reply_w)
+    return ForkerHandle(pid=popen.pid, request_fd=request_w, reply_fd=reply_r, _popen=popen,
+                        _recipe={"pidfile": settings.forker_pidfile})
+
+
+async def wait_until(predicate: Callable[[], bool]) -> None:
+    async with asyncio.timeout(WAIT):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_dead_forker_is_replaced_and_running_tasks_still_report(
+        settings, tmp_path: Path) -> None:
+    fifo = make_fifo(tmp_path / "hold")
+    recorder, lost = Recorder(), asyncio.Event()
+    pm = recorder.manager(settings, on_forker_lost=lost.set)
     await pm.start()
     try:
-        os.kill(forker.pid, signal.SIGKILL)
+        pm.spawn(sh(settings, 50, f"read x < {fifo}; echo first"))
+        await recorder.until(lambda: 50 in recorder.started)
+        old = int(Path(settings.forker_pidfile).read_text())
+        os.kill(old, signal.SIGKILL)
         await asyncio.wait_for(lost.wait(), WAIT)
-        with pytest.raises(ForkerError):
-            pm.spawn(sh(settings, 50, "exit 0"))
+        pm.spawn(sh(settings, 51, "echo second"))  # waits for the new forker, never fails
+        assert (await recorder.exit_of(51)).stdout == "second\n"
+        await release_fifo(fifo)
+        assert (await recorder.exit_of(50)).stdout == "first\n"
+        new = int(Path(settings.forker_pidfile).read_text())
+        assert new != old and pm.forker_running and pm.forker_restarts == 1
     finally:
         await pm.stop()
-        await forker.aclose()
-    assert not forker.alive()
+    assert_exits_soon(new)  # the manager stops the forkers it started
+
+
+async def test_spawns_wait_while_no_forker_can_be_started(settings) -> None:
+    recorder, attempts, allowed = Recorder(), [], []
+
+    def restart(previous: ForkerHandle | None) -> ForkerHandle:
+        attempts.append(previous)
+        if not allowed:
+            raise OSError(errno.EAGAIN, "no process for now")
+        return start_forker(settings.forker_pidfile)
+
+    pm = recorder.manager(settings, restart_forker=restart)
+    await pm.start()
+    try:
+        pm.spawn(sh(settings, 55, "exit 0"))
+        await recorder.exit_of(55)  # the forker answered: its pidfile is written
+        assert pm.forker_running
+        os.kill(int(Path(settings.forker_pidfile).read_text()), signal.SIGKILL)
+        await wait_until(lambda: len(attempts) >= 1)
+        assert not pm.forker_running
+        pm.spawn(sh(settings, 52, "echo waited"))
+        assert 52 not in recorder.started and 52 not in recorder.exits
+        allowed.append(True)
+        assert (await recorder.exit_of(52)).stdout == "waited\n"
+        assert pm.forker_running
+    finally:
+        await pm.stop()
+    assert not pm.forker_running
+
+
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "not-forked"])
+async def test_the_last_request_of_a_dead_forker_runs_once(
+        settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool) -> None:
+    monkeypatch.setattr(manager_module, "DOUBT_GRACE", 0.5)
+    runs = tmp_path / "runs"
+    recorder = Recorder()
+    pm = recorder.manager(settings, forker=forker_that_dies(settings, fork=forked),
+                          restart_forker=lambda _: start_forker(settings.forker_pidfile))
+    await pm.start()
+    try:
+        pm.spawn(sh(settings, 53, f"echo 53 >> {runs}"))
+        pm.spawn(sh(settings, 54, f"echo 54 >> {runs}"))  # never read by the dying forker
+        await recorder.until(lambda: {53, 54} <= set(recorder.exits))
+        assert {recorder.exits[tid].retcode for tid in (53, 54)} == {0}
+        assert recorder.order.index(("started", 53)) < recorder.order.index(("exit", 53))
+    finally:
+        await pm.stop()
+    assert sorted(runs.read_text().split()) == ["53", "54"], "each task ran once"
 
 
 async def test_remote_task_through_agent(settings, recorder: Recorder, tmp_path: Path) -> None:

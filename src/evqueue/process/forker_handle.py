@@ -3,6 +3,12 @@
 Rules:
 - :func:`start_forker` runs ``python -m evqueue.process.forker`` in its own session, before the
   engine daemonizes: the forker keeps the engine's startup environment and working directory.
+- :meth:`ForkerHandle.restart` starts a new forker like the first one (same pidfile, stderr,
+  working directory and environment, as they were at the first start) from the running
+  engine. ``subprocess`` starts it with ``vfork`` + ``exec`` of a fresh interpreter: nothing of
+  the engine's heap is copied, and the new forker is as lean as the first. It is the engine's
+  child (reaped through its handle), in a session of its own like the first, so the monitors it
+  forks outlive the engine just the same.
 - The handle owns the engine's ends of the two pipes. Closing them (:meth:`ForkerHandle.close`)
   is how the engine tells the forker to exit; running monitors are not affected.
 - After daemonizing the forker is no longer our child: the handle then never waits for it.
@@ -15,6 +21,7 @@ import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +41,8 @@ class ForkerHandle:
     reply_fd: int
     _popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _parent_pid: int = field(default_factory=os.getpid, repr=False)
+    #: How it was started, for :meth:`restart`.
+    _recipe: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def closed(self) -> bool:
@@ -51,6 +60,17 @@ class ForkerHandle:
         except PermissionError:
             return True
         return True
+
+    def restart(self) -> ForkerHandle:
+        """Start a new forker the way this one was started (call it once this one is gone).
+
+        Returns:
+            The new forker's handle.
+
+        Raises:
+            OSError: it could not be started.
+        """
+        return start_forker(**self._recipe)
 
     def _close_pipes(self) -> None:
         for fd in (self.request_fd, self.reply_fd):
@@ -112,7 +132,8 @@ class ForkerHandle:
 
 
 def start_forker(
-    pidfile: str = "", *, python: str = sys.executable, stderr: Any = None
+    pidfile: str = "", *, python: str = sys.executable, stderr: Any = None,
+    cwd: str | None = None, env: Mapping[str, str] | None = None,
 ) -> ForkerHandle:
     """Start a forker (call it before daemonizing; it inherits environment and cwd).
 
@@ -120,10 +141,14 @@ def start_forker(
         pidfile: ``forker.pidfile`` ("" → none).
         python: the interpreter to run it with.
         stderr: where the forker's own stderr goes (default: inherited).
+        cwd: its working directory (default: ours, now).
+        env: its environment (default: ours, now).
 
     Returns:
         The handle. Requests can be written immediately (they wait in the pipe).
     """
+    cwd = os.getcwd() if cwd is None else cwd
+    env = dict(os.environ if env is None else env)
     request_r, request_w = os.pipe()
     reply_r, reply_w = os.pipe()
     command = [python, "-m", "evqueue.process.forker"]
@@ -135,6 +160,8 @@ def start_forker(
             stdin=request_r,
             stdout=reply_w,
             stderr=stderr,
+            cwd=cwd,
+            env=env,
             close_fds=True,
             start_new_session=True,
         )
@@ -145,4 +172,6 @@ def start_forker(
     finally:
         os.close(request_r)
         os.close(reply_w)
-    return ForkerHandle(pid=popen.pid, request_fd=request_w, reply_fd=reply_r, _popen=popen)
+    recipe = {"pidfile": pidfile, "python": python, "stderr": stderr, "cwd": cwd, "env": env}
+    return ForkerHandle(pid=popen.pid, request_fd=request_w, reply_fd=reply_r, _popen=popen,
+                        _recipe=recipe)

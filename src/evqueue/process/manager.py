@@ -12,17 +12,27 @@ Rules:
   are delivered like any other; the engine maps tid → task and decides.
 - ``kill(tid)`` sends SIGTERM to the monitor, which SIGKILLs the task's process group and still
   reports the exit.
+- A forker that dies is replaced at once (:meth:`ForkerHandle.restart`, backing off when new
+  ones die again quickly). Meanwhile spawns wait in the manager and go to the new forker;
+  :attr:`ProcessManager.forker_running` is False. Running tasks are not concerned: their
+  monitors report through the SysV queue. The forker answers requests in order, so of the
+  requests it had not answered only the oldest may have been forked: that one is adopted if
+  its monitor shows up (status file, or its exit) within :data:`DOUBT_GRACE` seconds, and
+  sent again otherwise; the others are sent again at once.
 - ``tail`` reads at most ``processmanager.logs.tailsize`` bytes of a local file, directly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import signal
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from evqueue.process.errors import ForkerError, TaskOutputNotFound
 from evqueue.process.forker import FORKER_NAME, REPLY, encode_request
@@ -45,7 +55,14 @@ from evqueue.process.monitor import MONITOR_NAME
 from evqueue.process.spec import OUTPUT_KINDS, ProcessSettings, TaskSpec, task_file
 from evqueue.process.status_file import STATUS_KIND, read_status
 
-__all__ = ["LOST_EXIT", "REPLY_WAIT", "ProcessManager", "TaskExit", "monitor_alive"]
+__all__ = [
+    "DOUBT_GRACE",
+    "LOST_EXIT",
+    "REPLY_WAIT",
+    "ProcessManager",
+    "TaskExit",
+    "monitor_alive",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +71,28 @@ LOST_EXIT = ("[ ProcessManager ] The task's monitor ended while the engine was d
              "recording its exit, setting retcode to -1")
 #: Seconds :meth:`ProcessManager.stop` waits for the forker's replies to pending spawns.
 REPLY_WAIT = 5.0
+#: Seconds a dead forker's last request waits for its monitor to show up before it is sent again.
+DOUBT_GRACE = 5.0
+#: Delay before starting another forker when the previous one lived less than
+#: :data:`_FLAPPING` seconds: doubled each time, up to :data:`_RESTART_DELAY_MAX`.
+_RESTART_DELAY_MIN = 0.1
+_RESTART_DELAY_MAX = 5.0
+_FLAPPING = 10.0
+_POLL = 0.02
 
 ExitCallback = Callable[[TaskExit], None]
 ProgressCallback = Callable[[int, int], None]
 StartedCallback = Callable[[int, int], None]
 NotificationCallback = Callable[[NotificationExitMessage], None]
 LostCallback = Callable[[], None]
+ForkerStarter = Callable[[ForkerHandle | None], ForkerHandle]
+
+
+def _restart_forker(previous: ForkerHandle | None) -> ForkerHandle:
+    """Default forker starter for a restart: like the previous one."""
+    if previous is None:
+        raise ForkerError("no forker to restart")
+    return previous.restart()
 
 
 def _process_state(pid: int) -> tuple[bytes, str] | None:
@@ -138,6 +171,7 @@ class ProcessManager:
         on_notification_exit: NotificationCallback | None = None,
         on_forker_lost: LostCallback | None = None,
         forker: ForkerHandle | None = None,
+        restart_forker: ForkerStarter = _restart_forker,
     ) -> None:
         """Create the manager (nothing starts before :meth:`start`).
 
@@ -147,10 +181,13 @@ class ProcessManager:
             on_progress: called with ``(tid, percent)``.
             on_started: called with ``(tid, monitor_pid)`` once the monitor exists.
             on_notification_exit: called with type-2 messages (notification plugins).
-            on_forker_lost: called if the forker exits while the manager runs (no task can be
-                started any more; spawn requests not yet answered are reported as exits -1).
+            on_forker_lost: called when the forker exits while the manager runs (a new one is
+                being started; spawns wait for it).
             forker: an already started forker (started before daemonizing); None → this
-                manager starts one in :meth:`start` and stops it in :meth:`stop`.
+                manager starts one in :meth:`start`. The forkers this manager starts (that one,
+                and every replacement) are stopped by :meth:`stop`.
+            restart_forker: starts the replacement of a dead forker, given the dead one's
+                handle (default: :meth:`ForkerHandle.restart`).
         """
         self.settings = settings
         self._on_exit = on_exit
@@ -158,20 +195,37 @@ class ProcessManager:
         self._on_started = on_started
         self._on_notification_exit = on_notification_exit
         self._on_forker_lost = on_forker_lost
+        self._restart_forker = restart_forker
         self._forker = forker
         self._owns_forker = forker is None
         self._requests: asyncio.WriteTransport | None = None
         self._replies: asyncio.ReadTransport | None = None
         self._pipes: list[_PipeProtocol] = []
         self._gatherer: Gatherer | None = None
-        self._forker_lost = False
+        self._running = False  # between start() and stop()
+        self._forker_up = False
+        self._forker_since = 0.0  # monotonic time the current forker was attached
+        self._restart_delay = 0.0
+        self._background: set[asyncio.Task[None]] = set()
+        #: Forkers started to replace a dead one.
+        self.forker_restarts = 0
         self._monitors: dict[int, int] = {}  # tid → monitor pid
-        self._pending: set[int] = set()  # spawned, forker reply not yet received
-        self._answered = asyncio.Event()  # set while no spawn waits for the forker's reply
+        # Spawns asked for whose forker reply is not received yet, in the order asked; those
+        # written to the current forker; those a dead forker may have forked.
+        self._pending: dict[int, TaskSpec] = {}
+        self._in_forker: dict[int, None] = {}
+        self._doubtful: set[int] = set()
+        self._answered = asyncio.Event()  # set while no request waits for the forker's reply
         self._answered.set()
         self._held_exits: dict[int, TaskExit] = {}
         self._held_progress: dict[int, int] = {}
         self._kill_on_start: set[int] = set()
+
+    @property
+    def forker_running(self) -> bool:
+        """True while a forker takes requests (False before start, after stop, and between
+        a forker's death and its replacement)."""
+        return self._running and self._forker_up
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -182,37 +236,31 @@ class ProcessManager:
             ForkerError: the given forker handle is closed.
             sysv_ipc.Error: the queue cannot be opened.
         """
-        loop = asyncio.get_running_loop()
         if self._forker is None:
             self._forker = start_forker(self.settings.forker_pidfile)
         if self._forker.closed:
             raise ForkerError("the forker handle is closed")
-        request_pipe = os.fdopen(os.dup(self._forker.request_fd), "wb", buffering=0)
-        reply_pipe = os.fdopen(os.dup(self._forker.reply_fd), "rb", buffering=0)
+        await self._attach(self._forker)
+        self._running = True
+        queue = open_queue(self.settings.ipc_key)
+        self._gatherer = start_gatherer(queue, self.settings, self._deliver)
+
+    async def _attach(self, forker: ForkerHandle) -> None:
+        """Talk to ``forker`` from now on (non-blocking pipe transports on duplicates of its
+        pipes)."""
+        loop = asyncio.get_running_loop()
+        request_pipe = os.fdopen(os.dup(forker.request_fd), "wb", buffering=0)
+        reply_pipe = os.fdopen(os.dup(forker.reply_fd), "rb", buffering=0)
         self._requests, writer = await loop.connect_write_pipe(_PipeProtocol, request_pipe)
         self._replies, reader = await loop.connect_read_pipe(
             lambda: _ReplyProtocol(self), reply_pipe
         )
         self._pipes = [writer, reader]
-        queue = open_queue(self.settings.ipc_key)
-        self._gatherer = start_gatherer(queue, self.settings, self._deliver)
+        self._forker_up = True
+        self._forker_since = time.monotonic()
 
-    async def stop(self) -> None:
-        """Stop reading exits (pending ones stay in the kernel queue) and release the forker.
-
-        Running monitors and tasks are not affected. The forker's replies to the spawns already
-        asked for are awaited first (up to :data:`REPLY_WAIT` seconds), so every task that
-        started is reported by ``on_started``. Exits received before the call are all
-        delivered before it returns.
-        """
-        if self._requests is not None and not self._forker_lost:
-            try:
-                await asyncio.wait_for(self._answered.wait(), REPLY_WAIT)
-            except TimeoutError:
-                logger.error("the forker did not answer %d spawn request(s)", len(self._pending))
-        if self._gatherer is not None:
-            await self._gatherer.stop()
-            self._gatherer = None
+    async def _detach(self) -> None:
+        """Close our ends of the current forker's pipes (it sees EOF, if still alive)."""
         for transport in (self._requests, self._replies):
             if transport is not None:
                 transport.close()
@@ -220,6 +268,34 @@ class ProcessManager:
         # Our duplicates of the pipe fds must really be closed before the forker can see EOF.
         await asyncio.gather(*(pipe.closed for pipe in self._pipes))
         self._pipes = []
+
+    async def stop(self) -> None:
+        """Stop reading exits (pending ones stay in the kernel queue) and release the forker.
+
+        Running monitors and tasks are not affected. The forker's replies to the spawns already
+        asked for are awaited first (up to :data:`REPLY_WAIT` seconds), so every task that
+        started is reported by ``on_started``. Exits received before the call are all
+        delivered before it returns. Spawns that were waiting for a new forker are not made.
+        """
+        if self._forker_up:
+            try:
+                await asyncio.wait_for(self._answered.wait(), REPLY_WAIT)
+            except TimeoutError:
+                logger.error("the forker did not answer %d spawn request(s)",
+                             len(self._in_forker))
+        self._running = False
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        unsent = [tid for tid in self._pending if tid not in self._in_forker]
+        if unsent:
+            logger.warning("%d task(s) waiting for the forker not started: %s", len(unsent),
+                           ", ".join(map(str, unsent)))
+        if self._gatherer is not None:
+            await self._gatherer.stop()
+            self._gatherer = None
+        await self._detach()
+        self._forker_up = False
         if self._owns_forker and self._forker is not None:
             forker, self._forker = self._forker, None
             await forker.aclose()
@@ -227,21 +303,32 @@ class ProcessManager:
     # -- requests --------------------------------------------------------------------------------
 
     def spawn(self, spec: TaskSpec) -> None:
-        """Ask the forker for a monitor running ``spec`` (never blocks).
+        """Ask the forker for a monitor running ``spec`` (never blocks). While the forker is
+        being replaced, the request waits for the new one.
 
         Args:
             spec: the task.
 
         Raises:
-            ForkerError: the manager is not started or the forker died.
+            ForkerError: the manager is not started.
             ValueError: a task with this tid is already running here, or the spec is too large.
         """
-        if self._requests is None or self._forker_lost:
+        if not self._running:
             raise ForkerError("the forker is not running")
         if spec.tid in self._pending or spec.tid in self._monitors:
             raise ValueError(f"task {spec.tid} is already running")
-        self._requests.write(encode_request(spec.tid, spec.encode()))
-        self._pending.add(spec.tid)
+        request = encode_request(spec.tid, spec.encode())
+        self._pending[spec.tid] = spec
+        if self._forker_up and self._requests is not None:
+            self._requests.write(request)
+            self._in_forker[spec.tid] = None
+            self._answered.clear()
+
+    def _send(self, tid: int) -> None:
+        """Write the request of a pending spawn to the current forker."""
+        assert self._requests is not None
+        self._requests.write(encode_request(tid, self._pending[tid].encode()))
+        self._in_forker[tid] = None
         self._answered.clear()
 
     def kill(self, tid: int, pid: int | None = None) -> bool:
@@ -335,12 +422,19 @@ class ProcessManager:
         return dataclasses.replace(item, retcode=-1, stderr=(item.stderr or "") + note)
 
     def _on_reply(self, tid: int, pid: int) -> None:
-        self._pending.discard(tid)
-        if not self._pending:
+        if self._pending.pop(tid, None) is None:
+            logger.warning("forker reply for task %d, which is not waiting to start", tid)
+            return
+        self._in_forker.pop(tid, None)
+        self._doubtful.discard(tid)
+        if not self._in_forker:
             self._answered.set()
         if pid < 0:
             message = f"Could not fork monitor: {os.strerror(-pid)}"
             logger.error("task %d: %s", tid, message)
+            self._kill_on_start.discard(tid)
+            self._held_progress.pop(tid, None)
+            self._held_exits.pop(tid, None)
             self._call(self._on_exit, TaskExit(tid, 0, -1, "", message, ""))
             return
         self._monitors[tid] = pid
@@ -354,19 +448,84 @@ class ProcessManager:
         if tid in self._held_exits:
             self._deliver(self._held_exits.pop(tid))
 
+    # -- a dead forker and its replacement -------------------------------------------------------
+
     def _forker_gone(self) -> None:
-        if self._requests is None:
-            return  # we are stopping
-        self._forker_lost = True
-        logger.error("the forker exited; %d spawn request(s) lost", len(self._pending))
-        pending, self._pending = sorted(self._pending), set()
+        if not self._running or not self._forker_up:
+            return  # we are stopping, or already replacing it
+        self._forker_up = False
+        dead = self._forker
+        # Requests are answered in order: only the oldest unanswered one may have been forked.
+        doubtful = next(iter(self._in_forker), None)
+        self._in_forker.clear()
         self._answered.set()
-        for tid in pending:
-            self._held_progress.pop(tid, None)
-            held = self._held_exits.pop(tid, None)  # the monitor ran: its real exit wins
-            self._call(self._on_exit, held or TaskExit(tid, 0, -1, "", "The forker exited", ""))
+        logger.error("the forker (pid %s) exited; starting a new one (%d task start(s) wait "
+                     "for it)", dead.pid if dead else "?", len(self._pending))
+        if time.monotonic() - self._forker_since < _FLAPPING:
+            self._restart_delay = min(_RESTART_DELAY_MAX,
+                                      max(_RESTART_DELAY_MIN, self._restart_delay * 2))
+        else:
+            self._restart_delay = 0.0
+        self._in_background(self._replace_forker(dead))
+        if doubtful is not None:
+            self._doubtful.add(doubtful)
+            self._in_background(self._settle(doubtful))
         if self._on_forker_lost is not None:
             self._call(self._on_forker_lost)
+
+    def _in_background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _replace_forker(self, dead: ForkerHandle | None) -> None:
+        """Start forkers until one runs, then send it every spawn that waits."""
+        await self._detach()
+        if dead is not None:
+            with contextlib.suppress(OSError):
+                await dead.aclose()  # reaps it when it is our child
+        delay = self._restart_delay
+        while True:
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                forker = self._restart_forker(dead)
+                break
+            except Exception as exc:
+                delay = min(_RESTART_DELAY_MAX, max(_RESTART_DELAY_MIN, delay * 2))
+                logger.error("cannot start a new forker (%s); trying again in %gs", exc, delay)
+        self._forker, self._owns_forker = forker, True
+        await self._attach(forker)
+        self.forker_restarts += 1
+        waiting = [tid for tid in self._pending
+                   if tid not in self._doubtful and tid not in self._in_forker]
+        for tid in waiting:
+            self._send(tid)
+        logger.log(25, "new forker started (pid %d); %d waiting task start(s) sent to it",
+                   forker.pid, len(waiting))
+
+    async def _settle(self, tid: int) -> None:
+        """Adopt the monitor a dead forker forked for ``tid``, or send ``tid`` again."""
+        path = task_file(self.settings.logs_directory, self.settings.node, tid, STATUS_KIND)
+        deadline = time.monotonic() + DOUBT_GRACE
+        while tid in self._doubtful:
+            held = self._held_exits.get(tid)
+            status = None if held is not None else read_status(path)
+            if held is not None or status is not None:
+                pid = held.pid if held is not None else status.pid  # type: ignore[union-attr]
+                logger.info("task %d: its monitor (pid %d) was forked by the dead forker", tid,
+                            pid)
+                self._on_reply(tid, pid)
+                return
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(_POLL)
+        if tid not in self._doubtful:
+            return
+        self._doubtful.discard(tid)
+        logger.info("task %d: not forked by the dead forker, asking again", tid)
+        if self._forker_up and tid in self._pending:
+            self._send(tid)  # else the next forker gets it with the others
 
     def _deliver(self, item: Delivery) -> None:
         if isinstance(item, TaskExit):

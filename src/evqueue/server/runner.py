@@ -159,8 +159,7 @@ class Runner:
             self.process_settings,
             on_exit=lambda item: deliver_exit(launcher, engine, item),
             on_progress=engine.task_progress, on_started=launcher.started,
-            on_forker_lost=lambda: log.critical("the forker exited: new tasks cannot start"),
-            forker=self.forker)
+            forker=self.forker)  # a forker that dies is replaced; task starts wait for it
         await manager.start()
         stack.push_async_callback(manager.stop)
         stack.callback(engine.hold)  # no task starts once the process manager stops
