@@ -11,7 +11,7 @@ from evqueue.process.gatherer import TaskExit
 from evqueue.process.manager import ProcessManager
 from evqueue.process.spec import ProcessSettings
 
-__all__ = ["WAIT", "Recorder", "make_fifo", "release_fifo"]
+__all__ = ["WAIT", "Recorder", "make_fifo", "release_fifo", "stay_names", "write_leaver"]
 
 WAIT = 10.0  # generous upper bound for an awaited event; tests end as soon as it happens
 
@@ -75,3 +75,36 @@ async def release_fifo(path: Path, data: bytes = b"go\n") -> None:
             fifo.write(data)
 
     await asyncio.to_thread(write)
+
+
+#: A process that notes its pid once it runs this script, then waits forever (no child).
+STAY = """echo $$ >> {pids}
+exec 4<> {fifo}
+read x <&4
+"""
+#: Leaves three of them behind (one in a new session, one nohup'ed, one double-forked) and
+#: returns once they all run.
+LEAVER = """
+setsid /bin/sh {stay} 300 > /dev/null 2>&1 &
+nohup /bin/sh {stay} 301 > /dev/null 2>&1 &
+( /bin/sh {stay} 302 > /dev/null 2>&1 & )
+while [ "$(wc -l < {pids} 2> /dev/null)" != 3 ]; do sleep 0.01; done
+"""
+
+
+def write_leaver(directory: Path) -> str:
+    """The text of a shell script that leaves three processes; they note their pids in
+    ``directory/pids`` (its stay script and FIFO are made in ``directory``)."""
+    pids, fifo, stay = directory / "pids", directory / "never", directory / "stay.sh"
+    os.mkfifo(fifo)
+    stay.write_text(STAY.format(pids=pids, fifo=fifo))
+    return LEAVER.format(stay=stay, pids=pids)
+
+
+def stay_names(directory: Path, pids: list[int]) -> list[str]:
+    """How :func:`evqueue.process.leftovers.describe` names these running stay processes."""
+    names = []
+    for pid in pids:
+        argument = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[2].decode()
+        names.append(f"{pid} (/bin/sh {directory / 'stay.sh'} {argument})")
+    return names

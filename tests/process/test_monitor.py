@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -19,6 +20,7 @@ from evqueue.process.ipc import Message, ProgressMessage, TaskExitMessage, decod
 from evqueue.process.spec import ProcessSettings, TaskSpec
 from tests.e2e.enginekit import pid_alive
 from tests.e2e.nodes import wait_for
+from tests.process.helpers import stay_names, write_leaver
 
 TRICKY = ["a b", "it's", '"dq"', "$HOME", "`id`", "back\\slash", "semi;colon", ""]
 
@@ -284,3 +286,94 @@ def test_invalid_environment_name(settings, queue) -> None:
     _, messages = run_monitor(spec, queue)
     assert exit_message(messages).retcode == -1
     assert "invalid environment" in output(spec, "stderr")
+
+
+# -- processes the task leaves -----------------------------------------------------------------
+
+def leaver(settings: ProcessSettings, tmp_path: Path, tid: int, wait: str = "") -> TaskSpec:
+    """A task that starts three processes out of its reach (new session, nohup, double fork),
+    waits until they run, writes a log line, and ends (or runs ``wait`` first)."""
+    script = write_leaver(tmp_path) + "echo 'a line of its own' >&3\n" + wait
+    return TaskSpec.build(settings, tid=tid, path="/bin/sh", args=["-c", script])
+
+
+def left_pids(tmp_path: Path) -> list[int]:
+    path = tmp_path / "pids"
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+@pytest.fixture
+def no_leftover(tmp_path: Path):
+    yield
+    subprocess.run(["kill", "-9", *map(str, left_pids(tmp_path))], stderr=subprocess.DEVNULL)
+
+
+def leftover_lines(tmp_path: Path, pids: list[int], fate: str) -> list[str]:
+    return [f"evq_monitor: process {name} left by the task, {fate}"
+            for name in stay_names(tmp_path, pids)]
+
+
+def killed_lines(spec: TaskSpec) -> dict[int, str]:
+    """pid → stay argument of the processes the task's log names as killed."""
+    pattern = re.compile(r"evq_monitor: process (\d+) \(/bin/sh \S+/stay\.sh (30[012])\) "
+                         r"left by the task, killed")
+    lines = [line for line in output(spec, "log").splitlines()
+             if line != "a line of its own"]
+    matches = [pattern.fullmatch(line) for line in lines]
+    assert all(matches), lines
+    return {int(match.group(1)): match.group(2) for match in matches if match}
+
+
+def test_processes_left_by_the_task_are_named_in_its_log(settings, queue, tmp_path,
+                                                         no_leftover) -> None:
+    spec = leaver(settings, tmp_path, 40)
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == 0
+    pids = left_pids(tmp_path)
+    assert len(pids) == 3 and all(pid_alive(pid) for pid in pids), "left running by default"
+    lines = output(spec, "log").splitlines()
+    assert lines[0] == "a line of its own"
+    assert sorted(lines[1:]) == sorted(leftover_lines(tmp_path, pids, "left running"))
+
+
+def test_processes_left_by_the_task_are_killed_when_asked(settings, queue, tmp_path,
+                                                          no_leftover) -> None:
+    spec = dataclasses.replace(leaver(settings, tmp_path, 41), kill_leftovers=True)
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == 0
+    pids = left_pids(tmp_path)
+    assert len(pids) == 3 and not any(pid_alive(pid) for pid in pids)
+    assert output(spec, "log").startswith("a line of its own\n")
+    assert sorted(killed_lines(spec)) == sorted(pids)
+
+
+def test_kill_reaches_the_processes_that_left_the_task_group(settings, queue, tmp_path,
+                                                             no_leftover) -> None:
+    fifo = tmp_path / "hold"
+    os.mkfifo(fifo)
+    spec = leaver(settings, tmp_path, 42, wait=f"read x < {fifo}")  # never written
+    monitor = subprocess.Popen([sys.executable, "-m", "evqueue.process.monitor"],
+                               stdin=subprocess.PIPE)
+    assert monitor.stdin is not None
+    monitor.stdin.write(spec.encode())
+    monitor.stdin.close()
+    log = Path(spec.output_path("log"))
+    # once its log line is written, the task only waits on the FIFO
+    assert wait_for(lambda: log.exists() and log.read_text() == "a line of its own\n", 20)
+    pids = left_pids(tmp_path)
+    assert len(pids) == 3
+    monitor.send_signal(signal.SIGTERM)
+    monitor.wait(timeout=30)
+    assert exit_message(received(queue)).retcode == -1
+    assert not any(pid_alive(pid) for pid in pids)
+    # Those still in the task's group died with it; the one in a session of its own did not.
+    killed = killed_lines(spec)
+    assert set(killed) <= set(pids) and "300" in killed.values()
+
+
+def test_a_task_that_leaves_nothing_has_its_log_unchanged(settings, queue) -> None:
+    spec = TaskSpec.build(settings, tid=43, path="/bin/sh",
+                          args=["-c", "sleep 0.1 & echo in the log >&3; wait"])
+    _, messages = run_monitor(spec, queue)
+    assert exit_message(messages).retcode == 0
+    assert output(spec, "log") == "in the log\n"

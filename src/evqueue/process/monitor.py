@@ -11,6 +11,10 @@ It runs in a child the forker forked (:func:`monitor_main`), or standalone as
 - stdin data, if any, is piped in without blocking; otherwise stdin is /dev/null.
 - ``merge_stderr`` sends stderr to the stdout file (evQueue's intent; its code lost stderr).
 - SIGTERM to the monitor → SIGKILL to the task's process group, and the exit is reported (-1).
+- The monitor is the child subreaper of the task (:mod:`evqueue.process.leftovers`): what the
+  task leaves running when it ends (children started with ``setsid``, ``nohup``, a double
+  fork…) is re-parented to the monitor, named in the task's ``.log`` (pid and command line),
+  and killed when the task was killed or ``kill_leftovers`` is set (else left running).
 - retcode: exit status as a signed char, else -1. Exec failure → ``Could not execute process:
   '<path>'`` in the stderr file and -1; working-directory failure likewise.
 - A spec with a ``command_line`` (a task path the engine left to us: command substitution, or
@@ -44,6 +48,7 @@ from evqueue.process.agentwire import AgentHeader, FrameDecoder
 from evqueue.process.child import Reader, exit_code, pump, spawn
 from evqueue.process.errors import AgentProtocolError
 from evqueue.process.ipc import ProgressMessage, TaskExitMessage, open_queue, send_message
+from evqueue.process.leftovers import become_subreaper, descendants, describe, kill_all, reap
 from evqueue.process.logchannel import Closed, LogChannel, LogText, Progress
 from evqueue.process.spec import TaskSpec, resolve_task_path, task_environment
 from evqueue.process.wordexp import EXPANSION_ERROR, WordExpError, wordexp
@@ -308,6 +313,21 @@ def _run_remote(spec: TaskSpec, files: _Files, task: _Task, report: ProgressRepo
     return exit_code(pump(pid, stdin=stdin, readers=readers))
 
 
+def _leftovers(spec: TaskSpec, files: _Files, task: _Task) -> None:
+    """Name in the task's log what the task left running, and kill it when asked to."""
+    reap()
+    pids = descendants()
+    if not pids:
+        return
+    kill = spec.kill_leftovers or task.kill_requested
+    fate = "killed" if kill else "left running"
+    lines = [f"evq_monitor: process {describe(pid)} left by the task, {fate}\n" for pid in pids]
+    with contextlib.suppress(OSError):
+        _write_all(files.log, "".join(lines).encode("utf-8", "replace"))
+    if kill:
+        kill_all(pids)
+
+
 def _progress_reporter(queue: sysv_ipc.MessageQueue, tid: int) -> ProgressReporter:
     def report(percent: int) -> None:
         # Never block on progress: a full queue (engine down) must not stall the task.
@@ -346,6 +366,8 @@ def run(spec: TaskSpec) -> int:
         if runnable is not None:
             runner = _run_remote if runnable.host else _run_local
             retcode = runner(runnable, files, task, _progress_reporter(queue, spec.tid))
+        task.pid = 0  # reaped: its pid (and group id) may be anyone's now
+        _leftovers(spec, files, task)
         if task.kill_requested:
             files.error("evq_monitor : received SIGTERM, killing task...\n")
     except Exception as exc:  # report whatever happened, never lose the exit message
@@ -368,6 +390,7 @@ def _become_monitor() -> None:
     """Detach from the forker: own session, own name, stdio on /dev/null."""
     with contextlib.suppress(PermissionError):  # already a session leader
         os.setsid()
+    become_subreaper()  # what the task leaves running is re-parented to us (leftovers.py)
     set_process_name(MONITOR_NAME)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):

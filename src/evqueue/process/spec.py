@@ -150,6 +150,7 @@ class ProcessSettings:
     ssh_key: str = ""
     agent_path: str = "/usr/bin/evqueue_agent"
     forker_pidfile: str = "/tmp/evqueue-forker.pid"
+    kill_leftovers: bool = False
 
     @classmethod
     def from_config(cls, cfg: _ConfigLike) -> ProcessSettings:
@@ -180,6 +181,7 @@ class ProcessSettings:
             ssh_key=cfg["processmanager.monitor.ssh_key"],
             agent_path=cfg["processmanager.agent.path"],
             forker_pidfile=cfg.path("forker.pidfile"),
+            kill_leftovers=cfg["processmanager.tasks.kill_leftovers"],
         )
 
 
@@ -216,6 +218,7 @@ class TaskSpec:
     ssh_key: str = ""
     agent_path: str = "/usr/bin/evqueue_agent"
     ipc_key: int = 0
+    kill_leftovers: bool = False
 
     def __post_init__(self) -> None:
         if self.tid <= 0 or self.tid > 2**31 - 1:
@@ -289,6 +292,7 @@ class TaskSpec:
             ssh_key=settings.ssh_key,
             agent_path=settings.agent_path,
             ipc_key=settings.ipc_key,
+            kill_leftovers=settings.kill_leftovers,
         )
 
     # -- derived values ------------------------------------------------------------------------
