@@ -24,9 +24,9 @@ from evqueue.engine import (
     QueueDefinition,
     StoredInstance,
     TaskCommand,
-    UnknownObject,
     WorkflowDefinition,
 )
+from evqueue.errors import UnknownObjectName
 
 __all__ = [
     "HOLD",
@@ -224,7 +224,7 @@ class MemorySource:
         for definition in self.workflows.values():
             if key in (definition.name, definition.id):
                 return definition
-        raise UnknownObject(f"Unknown Workflow name : {key}")
+        raise UnknownObjectName.by_name("Workflow", key)
 
     async def get_retry_schedule(self, name: str) -> str | None:
         return self.schedules.get(name)

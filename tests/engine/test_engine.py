@@ -8,16 +8,9 @@ import datetime
 import pytest
 from lxml import etree
 
-from evqueue.engine import (
-    EngineError,
-    EventType,
-    InvalidWorkflowParameters,
-    QueueDefinition,
-    StoredInstance,
-    UnknownInstance,
-    UnknownObject,
-)
+from evqueue.engine import EventType, QueueDefinition, StoredInstance
 from evqueue.engine.ports import NewInstanceRow
+from evqueue.errors import ApiError, InvalidWorkflowParameters, UnknownInstance, UnknownObjectName
 from tests.engine.fakes import HOLD, START, MemoryStore, Outcome, make_engine
 from tests.engine.workflows import BACKUP, SHORT, TWO_LEVELS, simple
 
@@ -64,7 +57,7 @@ class TestLaunch:
 
     async def test_unknown_workflow(self):
         engine, *_ = make_engine({})
-        with pytest.raises(UnknownObject) as error:
+        with pytest.raises(UnknownObjectName) as error:
             await engine.launch("nosuch")
         assert (str(error.value), error.value.code) == (
             "Unknown Workflow name : nosuch", "UKNOWN_OBJECT")
@@ -77,7 +70,7 @@ class TestLaunch:
 
     async def test_unknown_retry_schedule(self):
         engine, *_ = make_engine({"backup": BACKUP})
-        with pytest.raises(UnknownObject, match="Unknown RetrySchedule name : short"):
+        with pytest.raises(UnknownObjectName, match="Unknown RetrySchedule name : short"):
             await engine.launch("backup", {"dbname": "a", "target": "b"})
 
     async def test_wait(self):
@@ -250,8 +243,9 @@ class TestControl:
         first = await engine.launch("w")
         assert await engine.wait(first, timeout=5)
         assert store.rows[first].status == "TERMINATED"
-        with pytest.raises(EngineError, match="not terminated"):
+        with pytest.raises(ApiError, match="not terminated") as refused:
             await engine.debug_resume(999)
+        assert refused.value.code is None
         second = await engine.debug_resume(first)
         assert second != first
         assert await engine.wait(second, timeout=5)
@@ -503,7 +497,7 @@ class TestRestart:
         await engine.stop()
         engine2, launcher2, _, _ = make_engine({"one": ONE}, store=store, clock=clock,
                                                node_name="node2")
-        with pytest.raises(EngineError, match="already belongs"):
+        with pytest.raises(ApiError, match="already belongs"):
             await engine.migrate(instance_id)
         await engine2.migrate(instance_id)
         assert store.rows[instance_id].node_name == "node2"

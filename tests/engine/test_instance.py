@@ -9,11 +9,9 @@ import pytest
 from evqueue.engine import (
     Instance,
     InvalidTransition,
-    InvalidWorkflowParameters,
     QueueDefinition,
     QueuePool,
     TaskResult,
-    UnknownObject,
 )
 from evqueue.engine.actions import (
     ArmRetry,
@@ -25,6 +23,7 @@ from evqueue.engine.actions import (
     InstanceEnded,
     KillTask,
 )
+from evqueue.errors import InvalidWorkflowParameters, UnknownObjectName
 from tests.engine.drive import HOLD, Driver, Outcome, make_instance
 from tests.engine.workflows import BACKUP, SHORT, simple
 
@@ -196,7 +195,7 @@ class TestLaunchChecks:
         assert instance.root.findtext("parameters/parameter[@name='dbname']") == "a"
 
     def test_unknown_retry_schedule(self):
-        with pytest.raises(UnknownObject, match="Unknown RetrySchedule name : short"):
+        with pytest.raises(UnknownObjectName, match="Unknown RetrySchedule name : short"):
             make_instance(BACKUP, {"dbname": "a", "target": "b"})
 
     def test_required_schedules(self):

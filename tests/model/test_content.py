@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
+from evqueue.errors import InvalidParameter
 from evqueue.model.content import NAME_MAX_LENGTH, decode_content, is_valid_name, validate_name
-from evqueue.protocol.errors import InvalidParameter
 
 
 @pytest.mark.parametrize("text", ["", "a", "ab", "abc", "<workflow/>", "café ☃", "x" * 1000])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from evqueue.errors import InvalidXml
 from evqueue.model.document import load_schema, parse_xml, validate_against
-from evqueue.protocol.errors import InvalidXml
 
 
 def test_text_and_bytes() -> None:

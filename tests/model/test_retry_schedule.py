@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from evqueue.errors import InvalidParameter, InvalidXml
 from evqueue.model.retry_schedule import RetryLevel, RetrySchedule, validate_retry_schedule_name
-from evqueue.protocol.errors import InvalidParameter, InvalidXml
 
 SHORT = '<schedule><level retry_delay="10" retry_times="3"/><level retry_delay="600" ' \
         'retry_times="2"/></schedule>'

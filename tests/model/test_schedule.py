@@ -10,8 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from evqueue.errors import InvalidSchedule
 from evqueue.model.schedule import FIELDS, Schedule
-from evqueue.protocol.errors import InvalidSchedule
 
 # --- parsing ----------------------------------------------------------------------------------
 

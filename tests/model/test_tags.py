@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from evqueue.errors import InvalidParameter
 from evqueue.model.tags import TAG_LABEL_MAX_LENGTH, validate_tag_label
-from evqueue.protocol.errors import InvalidParameter
 
 
 @pytest.mark.parametrize("label", ["x", "had retries", "café ☃", "a" * TAG_LABEL_MAX_LENGTH])

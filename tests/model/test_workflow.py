@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from evqueue.errors import InvalidParameter, InvalidWorkflowParameters, InvalidXml
 from evqueue.model.workflow import WorkflowDefinition, iter_expressions, validate_name
-from evqueue.protocol.errors import InvalidParameter, InvalidWorkflowParameters, InvalidXml
 
 # semantics.md §1.3, verbatim.
 EXAMPLE = (Path(__file__).parent / "workflow_example.xml").read_text(encoding="utf-8")

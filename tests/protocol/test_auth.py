@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from evqueue.errors import AuthError, CredentialError
 from evqueue.protocol.auth import (
     DEFAULT_ITERATIONS,
     StoredPassword,
@@ -19,7 +20,6 @@ from evqueue.protocol.auth import (
     password_key,
     verify_response,
 )
-from evqueue.protocol.errors import AuthError, CredentialError
 
 ADMIN_SHA1 = "d033e22ae348aeb5660fc2140aec35850c4da997"
 CHALLENGE = "0123456789abcdef0123456789abcdef01234567"

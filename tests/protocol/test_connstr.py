@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from evqueue.errors import InvalidConnectionString
 from evqueue.protocol.connstr import (
     DEFAULT_PORT,
     TcpAddress,
@@ -13,7 +14,6 @@ from evqueue.protocol.connstr import (
     parse_connection_string,
     split_connection_strings,
 )
-from evqueue.protocol.errors import InvalidConnectionString
 
 MISSING_HOST = "Missing hostname, expected format : tcp://<hostname>[:<port>]"
 MISSING_PATH = "Missing path, expected format : unix://<path>"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evqueue.protocol.errors import (
+from evqueue.errors import (
     ApiError,
     IncompleteMessage,
     InvalidXml,

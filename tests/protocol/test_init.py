@@ -1,4 +1,4 @@
-"""evqueue.protocol re-exports the public names of its modules."""
+"""evqueue.protocol re-exports the public names of its modules, and the error tree."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import importlib
 
 import evqueue.protocol
 
-MODULES = ["auth", "connstr", "errors", "framing", "messages", "response", "times"]
+#: The error tree lives in evqueue.errors, shared by every layer; the protocol re-exports it, so
+#: that ``from evqueue.protocol import UnknownCommand`` keeps working for clients.
+MODULES = ["evqueue.errors", *(f"evqueue.protocol.{name}" for name in (
+    "auth", "connstr", "framing", "messages", "response", "times"))]
 
 
 def test_package_exports_every_public_name() -> None:
     expected: set[str] = set()
     for name in MODULES:
-        module = importlib.import_module(f"evqueue.protocol.{name}")
+        module = importlib.import_module(name)
         for public in module.__all__:
             assert getattr(evqueue.protocol, public) is getattr(module, public)
         expected.update(module.__all__)

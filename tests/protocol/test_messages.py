@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from lxml import etree
 
-from evqueue.protocol.errors import InvalidBoolean, InvalidInteger, MissingParameter
+from evqueue.errors import InvalidBoolean, InvalidInteger, MissingParameter
 from evqueue.protocol.framing import parse_command
 from evqueue.protocol.messages import REQUIRED, Command, parse_cxx_int
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from lxml import etree
 
-from evqueue.protocol.errors import (
+from evqueue.errors import (
     ApiError,
     AuthError,
     InsufficientRights,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evqueue.engine.errors import UnknownObject
+from evqueue.errors import UnknownObject, UnknownObjectName
 from evqueue.server.engine_ports import DbWorkflowSource
 from evqueue.storage.database import Database
 from evqueue.storage.retry_schedules import create_retry_schedule, update_retry_schedule
@@ -27,8 +27,10 @@ async def test_a_definition_is_read_once_until_forgotten(db: Database) -> None:
 
 async def test_unknown_workflows_are_not_remembered(db: Database) -> None:
     source = DbWorkflowSource(db)
-    with pytest.raises(UnknownObject):
+    with pytest.raises(UnknownObjectName, match="Unknown Workflow name : later"):
         await source.get_workflow("later")
+    with pytest.raises(UnknownObject, match="Unknown Workflow ID : 999999"):
+        await source.get_workflow(999999)
     await create_workflow(db, "later", "<workflow/>")
     assert (await source.get_workflow("later")).name == "later"
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 
+from evqueue.errors import InvalidSchedule
 from evqueue.model.schedule import Schedule
-from evqueue.protocol.errors import InvalidSchedule
 from tests.web.jsrun import needs_node, run_js
 
 pytestmark = needs_node

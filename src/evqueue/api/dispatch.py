@@ -8,7 +8,11 @@ Rules:
 - A known group whose handlers all need an action, sent without one: MISSING_PARAMETER
   ("Missing 'action' attribute").
 - Admin-only groups refuse non-admins before the action is looked at.
-- Any exception that is not an ``ApiError`` becomes a code-less KO for this command only; the
+- Every error of :mod:`evqueue.errors` is answered here, whoever raised it (the handler, the
+  model checking a definition, the engine refusing a launch): its code and message make the KO
+  reply (:meth:`~evqueue.protocol.response.Response.from_error`), so handlers let them pass.
+- A store error (:class:`~evqueue.storage.errors.StorageError`) is SQL_ERROR.
+- Any other exception becomes a code-less KO for this command only; the
   connection and the node carry on (evQueue would answer UNEXPECTED_EXCEPTION and close).
 - After a command of a route declared ``modifies=True`` succeeds, every change hook is awaited
   (the API audit log, :mod:`evqueue.api.audit`). A failing hook is logged; the client still

@@ -6,6 +6,8 @@ Rules:
 - Rights are checked against the instance's workflow (``read``, ``exec``, ``kill``); evQueue
   checks ``tag``/``untag`` against the instance id used as a workflow id (a bug not copied).
 - A synchronous launch just waits: the connection sends dead-peer pings meanwhile.
+- The engine's errors (unknown workflow, bad parameters, …) carry their codes
+  (:mod:`evqueue.errors`): handlers let them reach the dispatcher, which writes the reply.
 - ``instances list`` reads its integer and boolean attributes as evQueue does (``stoi``:
   INVALID_INTEGER / INVALID_BOOLEAN, out of 32-bit range included), so no value the store
   cannot hold reaches it; ``limit`` and ``offset`` are evQueue's ``unsigned int`` (``-1`` is
@@ -21,21 +23,19 @@ from lxml import etree
 from evqueue.api.context import ApiContext
 from evqueue.api.session import Right, Session
 from evqueue.api.table import CommandTable
-from evqueue.engine.errors import EngineError
 from evqueue.engine.events import EventType
 from evqueue.protocol import (
     TIME_FORMAT,
-    ApiError,
     Command,
     InstanceAlreadyTagged,
     InstanceIsRunning,
     InvalidParameter,
     Response,
+    TimedOut,
     UnknownInstance,
     UnknownTag,
     UnknownTagOrInstance,
     WrongNode,
-    error_for_code,
 )
 from evqueue.storage import instance_history
 from evqueue.storage import instances as instance_verbs
@@ -45,10 +45,6 @@ from evqueue.storage import workflows as workflow_verbs
 __all__ = ["routes"]
 
 routes = CommandTable()
-
-
-def _api_error(error: EngineError) -> ApiError:
-    return error_for_code(error.code, error.message)
 
 
 def _time(value: datetime.datetime | None) -> str:
@@ -88,12 +84,9 @@ async def launch(ctx: ApiContext, session: Session, cmd: Command) -> Response:
             session.require(row.id, "exec")
     host = cmd.get_str("host", "")
     engine = ctx.services.require_engine()
-    try:
-        instance_id = await engine.launch(
-            name, _unique(cmd.parameters), host=host, user=cmd.get_str("user", "") if host else "",
-            comment=cmd.get_str("comment", ""))
-    except EngineError as error:
-        raise _api_error(error) from None
+    instance_id = await engine.launch(
+        name, _unique(cmd.parameters), host=host, user=cmd.get_str("user", "") if host else "",
+        comment=cmd.get_str("comment", ""))
     attrs = {"workflow-instance-id": str(instance_id)}
     if mode == "synchronous":
         finished = await engine.wait(instance_id, timeout or None)
@@ -132,7 +125,7 @@ async def wait(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     timeout = cmd.get_int("timeout", 0)
     await _check_running(ctx, session, instance_id, "Unknown instance ID", "read")
     if not await ctx.services.require_engine().wait(instance_id, timeout or None):
-        raise error_for_code("TIMED_OUT", "Wait timed out")
+        raise TimedOut()
     return Response.success()
 
 
@@ -155,10 +148,7 @@ async def cancel(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id = cmd.get_int("id")
     await _check_running(ctx, session, instance_id, "Unknown workflow instance", "kill")
     ctx.stats.workflow_cancel_queries += 1
-    try:
-        ctx.services.require_engine().cancel(instance_id)
-    except EngineError as error:
-        raise _api_error(error) from None
+    ctx.services.require_engine().cancel(instance_id)
     return Response.success()
 
 
@@ -167,10 +157,7 @@ async def kill(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     """Cancel, then kill every running task (what evQueue's UI does in three steps)."""
     instance_id = cmd.get_int("id")
     await _check_running(ctx, session, instance_id, "Unknown workflow instance", "kill")
-    try:
-        ctx.services.require_engine().kill(instance_id)
-    except EngineError as error:
-        raise _api_error(error) from None
+    ctx.services.require_engine().kill(instance_id)
     return Response.success()
 
 
@@ -179,10 +166,7 @@ async def killtask(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id = cmd.get_int("id")
     pid = cmd.get_int("pid")
     await _check_running(ctx, session, instance_id, "Unknown workflow instance", "kill")
-    try:
-        ctx.services.require_engine().killtask(instance_id, pid)
-    except EngineError as error:
-        raise _api_error(error) from None
+    ctx.services.require_engine().killtask(instance_id, pid)
     return Response.success()
 
 
@@ -244,10 +228,7 @@ async def untag(ctx: ApiContext, session: Session, cmd: Command) -> Response:
 async def debugresume(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id = cmd.get_int("id")
     await _check(ctx, session, instance_id, "read", "exec")
-    try:
-        new_id = await ctx.services.require_engine().debug_resume(instance_id)
-    except EngineError as error:
-        raise _api_error(error) from None
+    new_id = await ctx.services.require_engine().debug_resume(instance_id)
     return Response.success({"workflow-instance-id": str(new_id)})
 
 
@@ -255,10 +236,7 @@ async def debugresume(ctx: ApiContext, session: Session, cmd: Command) -> Respon
 async def migrate(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     session.require_admin()
     instance_id = cmd.get_int("id")
-    try:
-        await ctx.services.require_engine().migrate(instance_id)
-    except EngineError as error:
-        raise _api_error(error) from None
+    await ctx.services.require_engine().migrate(instance_id)
     return Response.success()
 
 

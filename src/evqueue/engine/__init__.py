@@ -3,21 +3,11 @@
 The pure parts (no I/O, no clock): :class:`Instance` (one instance's state machine over its
 XML tree), :class:`QueuePool`, :class:`Retrier`, :class:`EventBus`. The asynchronous part:
 :class:`Engine`, which performs their actions through the ports of
-:mod:`evqueue.engine.ports`.
+:mod:`evqueue.engine.ports`. The errors it raises are those of :mod:`evqueue.errors`.
 """
 
 from evqueue.engine.actions import Spilled, TaskCommand, TaskResult
 from evqueue.engine.engine import Engine
-from evqueue.engine.errors import (
-    EngineError,
-    InvalidParameter,
-    InvalidWorkflowParameters,
-    UnknownInstance,
-    UnknownObject,
-    UnknownTask,
-    WaitTimedOut,
-    WrongNode,
-)
 from evqueue.engine.events import Event, EventBus, EventType
 from evqueue.engine.instance import Instance
 from evqueue.engine.pending_retries import Retrier
@@ -42,7 +32,6 @@ __all__ = [
     "Clock",
     "EndedInstance",
     "Engine",
-    "EngineError",
     "EngineSettings",
     "EngineStatistics",
     "Event",
@@ -51,9 +40,7 @@ __all__ = [
     "Instance",
     "InstanceStore",
     "InstanceWrite",
-    "InvalidParameter",
     "InvalidTransition",
-    "InvalidWorkflowParameters",
     "LaunchError",
     "NewInstanceRow",
     "QueueDefinition",
@@ -67,11 +54,6 @@ __all__ = [
     "TaskCommand",
     "TaskLauncher",
     "TaskResult",
-    "UnknownInstance",
-    "UnknownObject",
-    "UnknownTask",
-    "WaitTimedOut",
     "WorkflowDefinition",
     "WorkflowSource",
-    "WrongNode",
 ]

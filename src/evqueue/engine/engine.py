@@ -38,12 +38,6 @@ from evqueue.engine.actions import (
     InstanceEnded,
     KillTask,
 )
-from evqueue.engine.errors import (
-    EngineError,
-    TooManyInstances,
-    UnknownInstance,
-    UnknownObject,
-)
 from evqueue.engine.events import EventBus, EventType
 from evqueue.engine.instance import Instance, Parameters
 from evqueue.engine.pending_retries import PendingRetry, Retrier
@@ -62,6 +56,13 @@ from evqueue.engine.settings import EngineSettings
 from evqueue.engine.slots import Slot, TaskSlots
 from evqueue.engine.statistics import EndedInstance, EngineStatistics
 from evqueue.engine.statuses import Status
+from evqueue.errors import (
+    ApiError,
+    InvalidXml,
+    TooManyInstances,
+    UnknownInstance,
+    UnknownObjectName,
+)
 
 __all__ = ["Engine"]
 
@@ -162,7 +163,9 @@ class Engine:
         """Launch a workflow (by name or id); return the new instance id.
 
         Raises:
-            EngineError: unknown workflow or retry schedule, invalid parameters.
+            UnknownObjectName: unknown workflow or retry schedule.
+            InvalidWorkflowParameters: the parameters do not match the workflow's.
+            InvalidXml: the stored definition does not parse.
             TooManyInstances: ``workflowinstance.max`` instances already run here.
         """
         self.stats.workflow_queries += 1
@@ -177,7 +180,7 @@ class Engine:
             for name in sorted(Instance.required_schedules(definition.xml)):
                 xml = await self._source.get_retry_schedule(name)
                 if xml is None:
-                    raise UnknownObject(f"Unknown RetrySchedule name : {name}")
+                    raise UnknownObjectName.by_name("RetrySchedule", name)
                 schedules[name] = xml
             instance = Instance.create(
                 definition.xml, name=definition.name, parameters=parameters,
@@ -187,8 +190,8 @@ class Engine:
             )
         except etree.XMLSyntaxError as exc:
             self.stats.workflow_exceptions += 1
-            raise EngineError(f"Invalid workflow XML : {exc}", "INVALID_XML") from None
-        except EngineError:
+            raise InvalidXml(f"Invalid workflow XML : {exc}") from None
+        except ApiError:
             self.stats.workflow_exceptions += 1
             raise
         now = self._clock.now()
@@ -250,11 +253,11 @@ class Engine:
         """``instance debugresume``: run a TERMINATED instance's failed tasks in a new one.
 
         Raises:
-            EngineError: the instance is unknown or not terminated.
+            ApiError: the instance is unknown or not terminated (no code, as in evQueue).
         """
         stored = await self._store.load_instance(instance_id)
         if stored is None or stored.status != Status.TERMINATED or not stored.savepoint:
-            raise EngineError("Unable to find instance to resume, or instance is not terminated")
+            raise ApiError("Unable to find instance to resume, or instance is not terminated")
         new_id = await self._persistence.debug_copy(stored)
         instance = self._load(stored, new_id, schedule_id=None)
         self._register(instance)
@@ -265,12 +268,12 @@ class Engine:
         """``instance migrate``: adopt an EXECUTING instance of another node.
 
         Raises:
-            EngineError: unknown, not executing, or already ours.
+            ApiError: unknown, not executing, or already ours (no code, as in evQueue).
         """
         stored = await self._store.load_instance(instance_id)
         if (stored is None or stored.status != Status.EXECUTING
                 or stored.node_name == self.settings.node_name or not stored.savepoint):
-            raise EngineError("Workflow ID not found or already belongs to this node")
+            raise ApiError("Workflow ID not found or already belongs to this node")
         instance = self._load(stored, instance_id, schedule_id=stored.schedule_id)
         await self._store.set_node(instance_id, self.settings.node_name)
         self._register(instance)

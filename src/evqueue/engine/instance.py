@@ -37,7 +37,6 @@ from evqueue.engine.actions import (
     KillTask,
     TaskResult,
 )
-from evqueue.engine.errors import InvalidWorkflowParameters, UnknownObject, UnknownTask
 from evqueue.engine.instance_state import (
     EvaluationFailed,
     InstanceSettings,
@@ -49,6 +48,7 @@ from evqueue.engine.outputs import record_stop, xml_safe
 from evqueue.engine.statuses import Status, Trigger
 from evqueue.engine.task_retry import arm_retry
 from evqueue.engine.tree import InstanceTree, parse_xml
+from evqueue.errors import InvalidWorkflowParameters, UnknownObjectName, UnknownTask
 from evqueue.model.xpath import Scope, XPathError, evaluate_boolean, evaluate_nodes, string_value
 from evqueue.protocol.times import format_time, parse_time
 
@@ -119,7 +119,7 @@ class Instance:
 
         Raises:
             InvalidWorkflowParameters: unknown parameter or wrong count.
-            UnknownObject: a retry schedule that does not exist.
+            UnknownObjectName: a retry schedule that does not exist.
         """
         root = parse_xml(definition)
         root.set("name", xml_safe(name))
@@ -523,7 +523,7 @@ def _import_schedules(root: etree._Element, global_schedules: Mapping[str, str])
             continue
         xml = global_schedules.get(name)
         if xml is None:
-            raise UnknownObject(f"Unknown RetrySchedule name : {name}")
+            raise UnknownObjectName.by_name("RetrySchedule", name)
         schedule = parse_xml(xml)
         schedule.set("name", name)
         if schedules is None:

@@ -84,8 +84,8 @@ class WorkflowSource(Protocol):
         """The workflow named *key* (str) or with id *key* (int).
 
         Raises:
-            EngineError: unknown workflow (evQueue: ``Unknown Workflow name : X``,
-                code ``UKNOWN_OBJECT``).
+            UnknownObjectName: unknown workflow name (``Unknown Workflow name : X``,
+                code ``UKNOWN_OBJECT``); UnknownObject: unknown id (``UNKNOWN_OBJECT``).
         """
         ...
 

@@ -1,7 +1,7 @@
 """Definitions: what a workflow, a retry schedule, a schedule string or a tag may contain.
 
 Modules (import them directly; this package imports nothing, so that light users such as the
-process layer never pay for lxml). Errors are ``evqueue.protocol.errors`` classes, which carry
+process layer never pay for lxml). Errors are ``evqueue.errors`` classes, which carry
 evQueue's error codes.
 
 - ``content``: base64 request content and object names.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import binascii
 import re
 
-from evqueue.protocol.errors import InvalidParameter
+from evqueue.errors import InvalidParameter
 
 __all__ = [
     "NAME_MAX_LENGTH",

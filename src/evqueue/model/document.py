@@ -17,7 +17,7 @@ from importlib.resources import files
 
 from lxml import etree
 
-from evqueue.protocol.errors import InvalidXml
+from evqueue.errors import InvalidXml
 
 __all__ = ["load_schema", "parse_xml", "validate_against"]
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from evqueue.errors import InvalidParameter
 from evqueue.model.content import decode_content, validate_name
 from evqueue.model.document import parse_xml, validate_against
-from evqueue.protocol.errors import InvalidParameter
 
 __all__ = ["RetryLevel", "RetrySchedule", "validate_retry_schedule_name"]
 

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import MAXYEAR, date, datetime, time, timedelta
 
-from evqueue.protocol.errors import InvalidSchedule
+from evqueue.errors import InvalidSchedule
 
 __all__ = ["FIELDS", "Schedule"]
 

@@ -9,7 +9,7 @@ Rules:
 
 from __future__ import annotations
 
-from evqueue.protocol.errors import InvalidParameter
+from evqueue.errors import InvalidParameter
 
 __all__ = ["TAG_LABEL_MAX_LENGTH", "validate_tag_label"]
 

@@ -38,9 +38,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 from lxml import etree
 
+from evqueue.errors import InvalidWorkflowParameters, InvalidXml
 from evqueue.model.content import decode_content, validate_name
 from evqueue.model.document import parse_xml, validate_against
-from evqueue.protocol.errors import InvalidWorkflowParameters, InvalidXml
 
 __all__ = [
     "DYNAMIC_ATTRIBUTES",

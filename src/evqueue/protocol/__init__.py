@@ -2,7 +2,8 @@
 
 Bytes in, messages out; no sockets, no event loop, no clock, no database.
 
-- :mod:`.errors`: the exception tree carrying evQueue's error codes.
+- :mod:`evqueue.errors` (shared by every layer): the exception tree carrying evQueue's error
+  codes, re-exported here; :meth:`.Response.from_error` writes an error's reply.
 - :mod:`.messages`: :class:`Command`, a received message, and evQueue's attribute rules.
 - :mod:`.framing`: :class:`ApiProtocol`, the incremental reader of the byte stream.
 - :mod:`.response`: what the server sends and its exact bytes.
@@ -13,31 +14,7 @@ Bytes in, messages out; no sockets, no event loop, no clock, no database.
 
 from __future__ import annotations
 
-from evqueue.protocol.auth import (
-    CHALLENGE_BYTES,
-    DEFAULT_ITERATIONS,
-    SECRET_BYTES,
-    StoredPassword,
-    compute_response,
-    generate_challenge,
-    hash_password,
-    hmac_key_from_stored,
-    key_from_hex,
-    new_secret,
-    parse_secret,
-    password_key,
-    verify_response,
-)
-from evqueue.protocol.connstr import (
-    DEFAULT_PORT,
-    UNIX_PATH_MAX,
-    Address,
-    TcpAddress,
-    UnixAddress,
-    parse_connection_string,
-    split_connection_strings,
-)
-from evqueue.protocol.errors import (
+from evqueue.errors import (
     ERROR_CLASSES,
     AlreadyNoRights,
     ApiError,
@@ -64,6 +41,7 @@ from evqueue.protocol.errors import (
     SqlError,
     StorageTypeError,
     TimedOut,
+    TooManyInstances,
     UnexpectedException,
     UnknownAlert,
     UnknownChannel,
@@ -80,6 +58,7 @@ from evqueue.protocol.errors import (
     UnknownRetrySchedule,
     UnknownTag,
     UnknownTagOrInstance,
+    UnknownTask,
     UnknownType,
     UnknownUser,
     UnknownWorkflow,
@@ -88,6 +67,30 @@ from evqueue.protocol.errors import (
     WrongNode,
     XmlSyntaxError,
     error_for_code,
+)
+from evqueue.protocol.auth import (
+    CHALLENGE_BYTES,
+    DEFAULT_ITERATIONS,
+    SECRET_BYTES,
+    StoredPassword,
+    compute_response,
+    generate_challenge,
+    hash_password,
+    hmac_key_from_stored,
+    key_from_hex,
+    new_secret,
+    parse_secret,
+    password_key,
+    verify_response,
+)
+from evqueue.protocol.connstr import (
+    DEFAULT_PORT,
+    UNIX_PATH_MAX,
+    Address,
+    TcpAddress,
+    UnixAddress,
+    parse_connection_string,
+    split_connection_strings,
 )
 from evqueue.protocol.framing import (
     CLOSED,
@@ -167,6 +170,7 @@ __all__ = [
     "TIME_FORMAT",
     "TcpAddress",
     "TimedOut",
+    "TooManyInstances",
     "Transport",
     "UNIX_PATH_MAX",
     "UnexpectedException",
@@ -186,6 +190,7 @@ __all__ = [
     "UnknownRetrySchedule",
     "UnknownTag",
     "UnknownTagOrInstance",
+    "UnknownTask",
     "UnknownType",
     "UnknownUser",
     "UnknownWorkflow",

@@ -52,7 +52,7 @@ import secrets
 from collections.abc import Callable
 from typing import NamedTuple
 
-from evqueue.protocol.errors import AuthError, CredentialError
+from evqueue.errors import AuthError, CredentialError
 
 __all__ = [
     "CHALLENGE_BYTES",

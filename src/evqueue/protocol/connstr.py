@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evqueue.protocol.errors import InvalidConnectionString
+from evqueue.errors import InvalidConnectionString
 
 __all__ = [
     "DEFAULT_PORT",

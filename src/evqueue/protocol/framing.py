@@ -7,7 +7,7 @@ closes (protocol.md §1.3). :class:`ApiProtocol` reads that stream incrementally
 - ``next_event()`` returns the next :class:`Command`, :data:`NEED_DATA` when more bytes are
   needed, or :data:`CLOSED` once the stream has ended cleanly between messages;
 - errors are **raised**, never returned: every problem with the stream is a fatal
-  :class:`~evqueue.protocol.errors.ProtocolError` (``Invalid query XML structure : …``,
+  :class:`~evqueue.errors.ProtocolError` (``Invalid query XML structure : …``,
   UNEXPECTED_EXCEPTION). After one, the reader is dead and ``next_event()`` raises the same
   error again; the caller sends ``error_response(err)`` and closes the connection;
 - ``send(response)`` returns the bytes to write, framed for the transport.
@@ -48,7 +48,7 @@ import re
 
 from lxml import etree
 
-from evqueue.protocol.errors import (
+from evqueue.errors import (
     ApiError,
     IncompleteMessage,
     InvalidXml,

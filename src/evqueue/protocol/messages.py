@@ -28,7 +28,7 @@ from typing import Final, TypeVar, overload
 
 from lxml import etree
 
-from evqueue.protocol.errors import InvalidBoolean, InvalidInteger, MissingParameter
+from evqueue.errors import InvalidBoolean, InvalidInteger, MissingParameter
 
 __all__ = ["REQUIRED", "Command", "parse_cxx_int"]
 

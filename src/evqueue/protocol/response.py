@@ -29,7 +29,7 @@ from types import MappingProxyType
 from lxml import etree
 
 from evqueue import EVQUEUE_VERSION
-from evqueue.protocol.errors import ApiError
+from evqueue.errors import ApiError
 from evqueue.protocol.times import format_time
 
 __all__ = [

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 
 from evqueue.engine.actions import TaskCommand
 from evqueue.engine.engine import Engine
-from evqueue.engine.errors import UnknownObject
 from evqueue.engine.ports import (
     InstanceWrite,
     LaunchError,
@@ -29,6 +28,7 @@ from evqueue.engine.ports import (
     WorkflowDefinition,
 )
 from evqueue.engine.queues import QueueDefinition
+from evqueue.errors import UnknownObject, UnknownObjectName
 from evqueue.process.gatherer import release_paths
 from evqueue.process.manager import LOST_EXIT, ProcessManager, TaskExit, monitor_alive
 from evqueue.process.spec import ProcessSettings, TaskSpec, task_file, tids_with_output
@@ -169,11 +169,11 @@ class DbWorkflowSource:
         if isinstance(key, int):
             row = await workflow_verbs.get_workflow(self.db, key)
             if row is None:
-                raise UnknownObject(f"Unknown Workflow ID : {key}", code="UNKNOWN_OBJECT")
+                raise UnknownObject.by_id("Workflow", key)
         else:
             row = await workflow_verbs.get_workflow_by_name(self.db, key)
             if row is None:
-                raise UnknownObject(f"Unknown Workflow name : {key}")
+                raise UnknownObjectName.by_name("Workflow", key)
         definition = WorkflowDefinition(id=row.id, name=row.name, xml=row.xml)
         self._workflows[key] = definition
         return definition

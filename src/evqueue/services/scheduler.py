@@ -51,11 +51,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from evqueue.engine.engine import Engine
-from evqueue.engine.errors import EngineError
 from evqueue.engine.events import EventType
 from evqueue.engine.statistics import EndedInstance
+from evqueue.errors import ApiError, InvalidSchedule
 from evqueue.model.schedule import Schedule
-from evqueue.protocol.errors import InvalidSchedule
 from evqueue.storage.cluster import (
     claim_schedule_fire,
     scheduled_instance_since,
@@ -456,7 +455,7 @@ class Scheduler:
             instance_id = await self.engine.launch(
                 entry.workflow_id, entry.parameters, host=entry.host, user=entry.user,
                 schedule_id=entry.id)
-        except (EngineError, StorageError) as exc:
+        except (ApiError, StorageError) as exc:
             log.warning("[WSID %d] cannot launch workflow '%s': %s", entry.id,
                         entry.workflow_name, exc)
             self.plan.skipped(fire, self.clock())

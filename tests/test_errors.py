@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from evqueue.protocol import errors
-from evqueue.protocol.errors import (
+from evqueue import errors
+from evqueue.errors import (
     ERROR_CLASSES,
     ApiError,
     AuthError,
     CredentialError,
     IncompleteMessage,
+    InvalidWorkflowParameters,
     MessageTooLarge,
     MissingParameter,
     NotFound,
     ProtocolError,
+    TimedOut,
+    TooManyInstances,
     UnexpectedException,
     UnknownCommand,
+    UnknownInstance,
     UnknownObject,
     UnknownObjectName,
+    UnknownTask,
     XmlSyntaxError,
     error_for_code,
 )
+from tests.layers import imported_modules
 
 # Every code of protocol.md §5, plus the connection-level ones.
 EVQUEUE_CODES = """
@@ -34,6 +42,8 @@ INVALID_WORKFLOW_PARAMETERS INVALID_SCHEDULE INVALID_XML WORKFLOW_ALREADY_EXISTS
 INSTANCE_IS_RUNNING INSTANCE_ALREADY_TAGGED ALREADY_NO_RIGHTS WRONG_NODE TIMED_OUT TYPE_ERROR
 SQL_ERROR AUTH_ERROR UNEXPECTED_EXCEPTION
 """.split()
+#: Codes of our own: MAX_INSTANCES_REACHED (workflowinstance.max, which evQueue does not have).
+OUR_CODES = ["MAX_INSTANCES_REACHED"]
 
 
 def all_classes() -> list[type[ApiError]]:
@@ -47,7 +57,7 @@ def all_classes() -> list[type[ApiError]]:
 
 
 def test_every_evqueue_code_has_a_class() -> None:
-    assert set(EVQUEUE_CODES) == set(ERROR_CLASSES)
+    assert set(EVQUEUE_CODES + OUR_CODES) == set(ERROR_CLASSES)
     for code, cls in ERROR_CLASSES.items():
         assert cls.code == code
         assert cls.__name__ in errors.__all__
@@ -94,7 +104,7 @@ def test_messages() -> None:
     assert CredentialError("why").message == "Invalid authentication"
 
 
-@pytest.mark.parametrize("code", EVQUEUE_CODES)
+@pytest.mark.parametrize("code", EVQUEUE_CODES + OUR_CODES)
 def test_error_for_code_rebuilds_the_typed_error(code: str) -> None:
     error = error_for_code(code, "server said so")
     assert isinstance(error, ERROR_CLASSES[code])
@@ -108,3 +118,21 @@ def test_error_for_unknown_or_missing_code() -> None:
     future = error_for_code("SOME_NEW_CODE", "m")
     assert type(future) is ApiError and future.code == "SOME_NEW_CODE"
     assert ApiError.code is None
+
+
+def test_the_engine_errors_carry_their_codes() -> None:
+    assert UnknownInstance("Unknown instance ID").code == "UNKNOWN_INSTANCE"
+    unknown_schedule = UnknownObjectName.by_name("RetrySchedule", "short")
+    assert (unknown_schedule.code, unknown_schedule.message) == (
+        "UKNOWN_OBJECT", "Unknown RetrySchedule name : short")
+    assert InvalidWorkflowParameters("x").code == "INVALID_WORKFLOW_PARAMETERS"
+    assert TimedOut().message == "Wait timed out"
+    assert TooManyInstances("Max workflow instances reached").code == "MAX_INSTANCES_REACHED"
+    assert UnknownTask("Unknown task 3 in instance 1").code is None
+    assert issubclass(UnknownTask, NotFound)
+
+
+def test_the_tree_imports_nothing_of_evqueue() -> None:
+    """Every layer imports this module, so it may import none of them."""
+    path = Path(errors.__file__)
+    assert [name for _, name in imported_modules(path) if name.split(".")[0] == "evqueue"] == []

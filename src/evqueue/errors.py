@@ -1,4 +1,10 @@
-"""Every error the XML API can report, as one exception tree.
+"""Every error evqueue reports, as one exception tree with evQueue's error codes.
+
+This module belongs to no layer: every package imports it (the model checking a definition,
+the engine refusing a launch, the protocol reading bytes, the API handlers), and it imports
+nothing of evqueue. An error raised anywhere reaches the client unchanged: the API dispatcher
+(:mod:`evqueue.api.dispatch`) turns it into its reply, and the protocol's response writer
+(:meth:`evqueue.protocol.response.Response.from_error`) into the reply's bytes.
 
 Rules:
 
@@ -10,7 +16,8 @@ Rules:
   override: a ``MissingParameter`` is harmless in a command but fatal during authentication.
 - When a fatal error has no code, the response carries ``UNEXPECTED_EXCEPTION``, as evQueue's
   connection handler does. That rule lives in :func:`evqueue.protocol.response.error_response`.
-- Code strings are evQueue's, misspellings included (``UKNOWN_OBJECT`` for a lookup by name).
+- Code strings are evQueue's, misspellings included (``UKNOWN_OBJECT`` for a lookup by name);
+  ``MAX_INSTANCES_REACHED`` is ours (``workflowinstance.max``, which evQueue does not have).
 
 Class tree::
 
@@ -44,7 +51,8 @@ Class tree::
     │   ├── UnknownDisplay          UNKNOWN_DISPLAY
     │   ├── UnknownChannel          UNKNOWN_CHANNEL
     │   ├── UnknownChannelGroup     UNKNOWN_CHANNELGROUP
-    │   └── UnknownAlert            UNKNOWN_ALERT
+    │   ├── UnknownAlert            UNKNOWN_ALERT
+    │   └── UnknownTask             code None    (a task the instance does not have)
     ├── Conflict                    the object is in the wrong state for the request
     │   ├── WorkflowAlreadyExists   WORKFLOW_ALREADY_EXISTS
     │   ├── InstanceIsRunning       INSTANCE_IS_RUNNING
@@ -52,6 +60,7 @@ Class tree::
     │   ├── AlreadyNoRights         ALREADY_NO_RIGHTS
     │   └── WrongNode               WRONG_NODE
     ├── TimedOut                    TIMED_OUT
+    ├── TooManyInstances            MAX_INSTANCES_REACHED (ours: workflowinstance.max)
     ├── StorageTypeError            TYPE_ERROR   (storage module)
     ├── SqlError                    SQL_ERROR
     ├── InvalidConnectionString     code None    (client side, never sent)
@@ -95,6 +104,7 @@ __all__ = [
     "SqlError",
     "StorageTypeError",
     "TimedOut",
+    "TooManyInstances",
     "UnexpectedException",
     "UnknownAlert",
     "UnknownChannel",
@@ -110,6 +120,7 @@ __all__ = [
     "UnknownQueue",
     "UnknownRetrySchedule",
     "UnknownTag",
+    "UnknownTask",
     "UnknownTagOrInstance",
     "UnknownType",
     "UnknownUser",
@@ -334,6 +345,10 @@ class UnknownAlert(NotFound):
     code = "UNKNOWN_ALERT"
 
 
+class UnknownTask(NotFound):
+    """A task evqid or tid that the instance does not have (no code, as in evQueue)."""
+
+
 # --- wrong state ------------------------------------------------------------------------------
 
 
@@ -370,6 +385,12 @@ class WrongNode(Conflict):
 class TimedOut(ApiError):
     code = "TIMED_OUT"
     default_message = "Wait timed out"
+
+
+class TooManyInstances(ApiError):
+    """A launch would pass ``workflowinstance.max`` instances running on this node."""
+
+    code = "MAX_INSTANCES_REACHED"
 
 
 class StorageTypeError(ApiError):
