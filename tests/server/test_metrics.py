@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from evqueue.api.context import ApiStatistics
+from evqueue.server.health import NodeHealth
 from evqueue.server.metrics import EngineFigures, Histogram, QueueFigures, render_metrics
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
@@ -130,3 +131,16 @@ def test_histogram_is_checked_when_built() -> None:
     with pytest.raises(ValueError):
         Histogram((1.0, math.inf), (0, 0), 0, 0.0)
     assert Histogram.of([]).count == 0
+
+
+def test_degraded_node_and_forker_restarts() -> None:
+    families = parse_exposition(render_metrics(node="n", version="3.3", uptime=1,
+                                               stats=ApiStatistics()))
+    assert value(families, "evqueue_degraded") == 0
+    assert value(families, "evqueue_forker_restarts_total") == 0
+    families = parse_exposition(render_metrics(
+        node="n", version="3.3", uptime=1, stats=ApiStatistics(),
+        health=NodeHealth(("the forker is not running",), forker_restarts=3)))
+    assert value(families, "evqueue_up") == 1, "it still answers"
+    assert value(families, "evqueue_degraded") == 1
+    assert value(families, "evqueue_forker_restarts_total") == 3

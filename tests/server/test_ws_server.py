@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import ssl
 import subprocess
@@ -14,8 +15,10 @@ import pytest
 from evqueue.api.context import ApiContext
 from evqueue.config import Config
 from evqueue.server.api_server import ListenError
+from evqueue.server.health import FORKER_DOWN
 from evqueue.server.metrics import EngineFigures, QueueFigures
 from evqueue.server.ws_server import WsServer, default_static_dir
+from tests.server.test_health import FakeProcesses
 from tests.server.test_metrics import parse_exposition, value
 from tests.server.ws_support import (
     NODE,
@@ -209,6 +212,24 @@ async def test_healthz(db, client) -> None:
         body = json.loads(await resp.text())
         assert body["status"] == "ok" and body["node"] == NODE
         assert isinstance(body["uptime"], int) and body["uptime"] >= 0
+
+
+async def test_healthz_of_a_degraded_node(db, client) -> None:
+    async with serve(db) as server:
+        processes = FakeProcesses(forker_running=False, forker_restarts=2)
+        server.ctx.services = dataclasses.replace(server.ctx.services,
+                                                  processes=processes)  # type: ignore[arg-type]
+        async with client.get(base_url(server) + "/healthz") as resp:
+            assert resp.status == 503
+            body = json.loads(await resp.text())
+        assert (body["status"], body["problems"]) == ("degraded", [FORKER_DOWN])
+        async with client.get(base_url(server) + "/metrics") as resp:
+            families = parse_exposition(await resp.text())
+        assert value(families, "evqueue_degraded") == 1
+        processes.forker_running = True
+        async with client.get(base_url(server) + "/healthz") as resp:
+            assert resp.status == 200
+            assert json.loads(await resp.text())["status"] == "ok"
 
 
 async def test_metrics_without_engine_figures(db, client) -> None:

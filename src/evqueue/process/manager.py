@@ -461,7 +461,8 @@ class ProcessManager:
         self._answered.set()
         logger.error("the forker (pid %s) exited; starting a new one (%d task start(s) wait "
                      "for it)", dead.pid if dead else "?", len(self._pending))
-        if time.monotonic() - self._forker_since < _FLAPPING:
+        # A replacement that dies soon again is replaced later and later.
+        if self.forker_restarts and time.monotonic() - self._forker_since < _FLAPPING:
             self._restart_delay = min(_RESTART_DELAY_MAX,
                                       max(_RESTART_DELAY_MIN, self._restart_delay * 2))
         else:

@@ -10,6 +10,8 @@ Rules:
   cumulative ``_bucket`` lines ending with ``le="+Inf"``, then ``_sum`` and ``_count``.
 - Engine figures come from whoever owns the engine (the runner builds them from the engine's
   state); without them only the node and API figures are written.
+- ``evqueue_up`` is 1 whenever the node answers; ``evqueue_degraded`` is 1 while it answers but
+  cannot do all its work (:mod:`evqueue.server.health`: no forker, so no task starts).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from evqueue.api.context import ApiStatistics
+from evqueue.server.health import NodeHealth
 
 __all__ = [
     "CONTENT_TYPE",
@@ -181,7 +184,8 @@ def _write_engine(out: _Writer, figures: EngineFigures) -> None:
 
 
 def render_metrics(*, node: str, version: str, uptime: float, stats: ApiStatistics,
-                   engine: EngineFigures | None = None) -> str:
+                   engine: EngineFigures | None = None,
+                   health: NodeHealth | None = None) -> str:
     """Return the exposition text of the node's figures.
 
     Args:
@@ -190,12 +194,19 @@ def render_metrics(*, node: str, version: str, uptime: float, stats: ApiStatisti
         uptime: seconds since the node started.
         stats: the API counters.
         engine: the engine's figures, when known.
+        health: the node's health (default: ok).
 
     Returns:
         The text, one ``\\n``-terminated line per HELP, TYPE and sample.
     """
     out = _Writer()
+    health = health or NodeHealth()
     out.single("evqueue_up", "gauge", "1 while the node serves.", 1)
+    out.single("evqueue_degraded", "gauge",
+               "1 while the node serves but cannot do all its work (see /healthz).",
+               1 if health.problems else 0)
+    out.single("evqueue_forker_restarts_total", "counter",
+               "Forkers started to replace one that died.", health.forker_restarts)
     out.family("evqueue_info", "gauge", "The node's name and version.")
     out.sample("evqueue_info", 1, {"node": node, "version": version})
     out.single("evqueue_uptime_seconds", "gauge", "Seconds since the node started.", uptime)

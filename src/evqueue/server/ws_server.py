@@ -8,8 +8,9 @@ One aiohttp application serves, on one port:
   then closed with 1002 and a message naming the two subprotocols. Each connection is served by
   :class:`~evqueue.server.ws_connection.WsConnection`;
 - plain HTTP: ``GET /`` (and ``/index.html``) the web UI, ``/static/…`` its files,
-  ``/healthz`` a JSON health report, ``/metrics`` the Prometheus text exposition; any other
-  request is answered ``403 Forbidden``, as evQueue does.
+  ``/healthz`` a JSON health report (:mod:`evqueue.server.health`: ``status`` ``ok``, or
+  ``degraded`` with HTTP 503 and its ``problems``), ``/metrics`` the Prometheus text
+  exposition; any other request is answered ``403 Forbidden``, as evQueue does.
 
 Rules:
 
@@ -55,6 +56,7 @@ from evqueue.api.login import Authenticator, load_secret, modules_served
 from evqueue.engine.events import Event
 from evqueue.server.acceptor import Acceptor
 from evqueue.server.api_server import AUTH_MAX_SIZE, ListenError
+from evqueue.server.health import node_health
 from evqueue.server.metrics import CONTENT_TYPE, EngineFigures, render_metrics
 from evqueue.server.ws_connection import (
     CLOSE_GOING_AWAY,
@@ -262,8 +264,12 @@ class WsServer:
         if path in ("/", "/index.html"):
             return self._file("index.html")
         if path == "/healthz":
-            return web.json_response({"status": "ok", "node": self.ctx.node,
-                                      "uptime": self.ctx.uptime()})
+            health = node_health(self.ctx)
+            report = {"status": health.status, "node": self.ctx.node,
+                      "uptime": self.ctx.uptime()}
+            if health.problems:
+                report["problems"] = list(health.problems)
+            return web.json_response(report, status=503 if health.problems else 200)
         if path == "/metrics":
             return await self._metrics()
         if path.startswith("/static/"):
@@ -333,5 +339,6 @@ class WsServer:
             except Exception:  # the node figures are still worth serving
                 log.exception("metrics source failed")
         text = render_metrics(node=self.ctx.node, version=EVQUEUE_VERSION,
-                              uptime=self.ctx.uptime(), stats=self.ctx.stats, engine=figures)
+                              uptime=self.ctx.uptime(), stats=self.ctx.stats, engine=figures,
+                              health=node_health(self.ctx))
         return web.Response(body=text.encode("utf-8"), headers={"Content-Type": CONTENT_TYPE})
