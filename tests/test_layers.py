@@ -54,6 +54,7 @@ def test_every_package_has_a_layer() -> None:
     ("evqueue.services", "services"),
     ("evqueue.EVQUEUE_VERSION", None),
     ("evqueue.errors.UnknownCommand", None),  # the error tree: every layer may import it
+    ("evqueue.times.format_time", None),  # evQueue's time text: every layer may import it
     ("lxml.etree", None),
 ])
 def test_layer_of_a_dotted_name(name: str, layer: str | None) -> None:

@@ -6,10 +6,11 @@ import importlib
 
 import evqueue.protocol
 
-#: The error tree lives in evqueue.errors, shared by every layer; the protocol re-exports it, so
-#: that ``from evqueue.protocol import UnknownCommand`` keeps working for clients.
-MODULES = ["evqueue.errors", *(f"evqueue.protocol.{name}" for name in (
-    "auth", "connstr", "framing", "messages", "response", "times"))]
+#: The error tree and the time text live in evqueue.errors and evqueue.times, shared by every
+#: layer; the protocol re-exports them, so that ``from evqueue.protocol import UnknownCommand``
+#: keeps working for clients.
+MODULES = ["evqueue.errors", "evqueue.times", *(f"evqueue.protocol.{name}" for name in (
+    "auth", "connstr", "framing", "messages", "response"))]
 
 
 def test_package_exports_every_public_name() -> None:

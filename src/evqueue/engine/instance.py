@@ -50,7 +50,7 @@ from evqueue.engine.task_retry import arm_retry
 from evqueue.engine.tree import InstanceTree, parse_xml
 from evqueue.errors import InvalidWorkflowParameters, UnknownObjectName, UnknownTask
 from evqueue.model.xpath import Scope, XPathError, evaluate_boolean, evaluate_nodes, string_value
-from evqueue.protocol.times import format_time, parse_time
+from evqueue.times import format_time, parse_time
 
 __all__ = ["Instance", "Parameters"]
 

@@ -28,7 +28,7 @@ from evqueue.engine.instance_state import InstanceState
 from evqueue.engine.statuses import Trigger
 from evqueue.engine.task_retry import retry_task
 from evqueue.engine.tree import parse_xml
-from evqueue.protocol.times import format_time
+from evqueue.times import format_time
 
 __all__ = ["record_stop", "xml_safe"]
 

@@ -11,7 +11,7 @@ The engine never forks, never builds SQL and never reads definitions itself: the
 * :class:`Clock` — the wall clock (local time), replaceable in tests.
 
 The records exchanged are frozen dataclasses defined here; their times are naive local
-datetimes (the text ``YYYY-MM-DD HH:MM:SS`` is only written in XML, :mod:`evqueue.protocol.times`).
+datetimes (the text ``YYYY-MM-DD HH:MM:SS`` is only written in XML, :mod:`evqueue.times`).
 """
 
 from __future__ import annotations

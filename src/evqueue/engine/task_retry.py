@@ -22,7 +22,7 @@ from lxml import etree
 
 from evqueue.engine.actions import ArmRetry
 from evqueue.engine.instance_state import InstanceState
-from evqueue.protocol.times import format_time
+from evqueue.times import format_time
 
 __all__ = ["arm_retry", "retry_task"]
 

@@ -120,7 +120,7 @@ from evqueue.protocol.response import (
     serialize,
     serialize_element,
 )
-from evqueue.protocol.times import TIME_FORMAT, format_time, parse_time
+from evqueue.times import TIME_FORMAT, format_time, parse_time
 
 __all__ = [
     "Address",

@@ -30,7 +30,7 @@ from lxml import etree
 
 from evqueue import EVQUEUE_VERSION
 from evqueue.errors import ApiError
-from evqueue.protocol.times import format_time
+from evqueue.times import format_time
 
 __all__ = [
     "DPD_PING",

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from evqueue.protocol.times import TIME_FORMAT, format_time, parse_time
+from evqueue.times import TIME_FORMAT, format_time, parse_time
 
 
 def test_a_time_is_written_to_the_second() -> None:
