@@ -15,6 +15,10 @@ Rules:
   Writers of one process queue on an ``asyncio.Lock`` rather than spin in SQLite's busy
   handler. ``synchronous=NORMAL``: a commit survives a crash of the process, and the file
   stays consistent after a power loss (the last commits may be lost then).
+* A database server across the network is waited for a bounded time: connecting gives up
+  after a few seconds and a silently cut link is noticed within seconds
+  (:mod:`evqueue.storage.network`), so a node cut off from its store reports the failure
+  instead of waiting for TCP's retransmissions.
 * MariaDB/MySQL sessions use READ COMMITTED, as PostgreSQL does by default, so the backends
   behave alike and concurrent inserts do not deadlock on gap locks.
 * ``exclusive(name)`` serialises a critical section across every engine that shares the
@@ -43,6 +47,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.util.concurrency import await_
 
 from evqueue.storage.errors import DatabaseUnavailable, StorageError
+from evqueue.storage.network import CONNECT_TIMEOUT, connect_args, watch_dead_links
 from evqueue.storage.sqlite_driver import begin as sqlite_begin
 from evqueue.storage.sqlite_driver import inline_creator
 from evqueue.storage.tables import t_user
@@ -93,12 +98,16 @@ def _create_engine(url: URL, echo: bool) -> AsyncEngine:
         options["pool_reset_on_return"] = None
         if url.database in (None, "", ":memory:"):
             options["poolclass"] = StaticPool  # one shared in-memory database
-    elif backend in ("mysql", "mariadb"):
+    else:
+        options["connect_args"] = connect_args(backend)
+    if backend in ("mysql", "mariadb"):
         options["isolation_level"] = "READ COMMITTED"
         options["pool_recycle"] = 1800  # before the server's wait_timeout drops idle sessions
     engine = create_async_engine(url, **options)
     if backend == "sqlite":
         _configure_sqlite(engine)
+    else:
+        watch_dead_links(engine)
     return engine
 
 
@@ -202,7 +211,9 @@ class Database:
         try:
             await conn.start()
         except OSError as exc:  # asyncpg reports a refused connection as a bare OSError
-            raise _ConnectError(str(exc)) from exc
+            # a connect timeout (TimeoutError, an OSError) comes without a message
+            raise _ConnectError(str(exc) or f"no connection within {CONNECT_TIMEOUT:g} s") \
+                from exc
         try:
             yield conn
         finally:
