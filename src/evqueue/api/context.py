@@ -7,6 +7,8 @@ Rules:
   runner fills it as the parts start, before the listeners open, by replacing the record.
 - Handlers report definition changes through ``changed(module)``; the runner connects it to the
   local reload (engine caches) and to the cluster notification of the other nodes.
+- ``sessions`` holds the node's open sessions; the dispatcher checks each command against their
+  users' current rights (:mod:`evqueue.api.session_registry`).
 - Nothing here touches a socket.
 """
 
@@ -17,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from evqueue.api.session_registry import SessionRegistry
 from evqueue.config import Config
 from evqueue.storage.database import Database
 
@@ -118,6 +121,11 @@ class ApiContext:
     changed: Callable[[str], Awaitable[None]] = _nothing
     #: reload a module from the store on this node only (control reload, SIGHUP, cluster)
     reload: Callable[[str], Awaitable[None]] = _nothing
+    #: the sessions open on this node (TCP, unix socket, websocket)
+    sessions: SessionRegistry = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionRegistry(self.db)
 
     @property
     def node(self) -> str:

@@ -7,6 +7,9 @@ Rules:
   its attributes, as evQueue's ping does).
 - A known group whose handlers all need an action, sent without one: MISSING_PARAMETER
   ("Missing 'action' attribute").
+- Every command runs with its user's current profile and rights: the session is refreshed
+  first (:meth:`~evqueue.api.session_registry.SessionRegistry.refresh`; a deleted user's
+  session gets AUTH_ERROR and is closed).
 - Admin-only groups refuse non-admins before the action is looked at.
 - Every error of :mod:`evqueue.errors` is answered here, whoever raised it (the handler, the
   model checking a definition, the engine refusing a launch): its code and message make the KO
@@ -90,6 +93,7 @@ class Dispatcher:
         """Run one command; always returns a response (KO on failure)."""
         ctx.stats.api_queries += 1
         try:
+            await ctx.sessions.refresh(session)
             route = self.route(session, cmd)
             response = await route.handler(ctx, session, cmd)
         except ApiError as error:

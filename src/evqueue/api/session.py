@@ -1,8 +1,10 @@
 """Who is on the other end of a connection, and what they may do.
 
 Rules:
-- A session has one user for its whole life: ``anonymous``/ADMIN when ``core.auth.enable=no``,
-  else the user the challenge authenticated.
+- A session acts for one user for its whole life: ``anonymous``/ADMIN when
+  ``core.auth.enable=no``, else the user the challenge authenticated. That user's profile and
+  rights are the current ones: a connection's session is refreshed before each command
+  (:mod:`evqueue.api.session_registry`), and closed once the user is deleted.
 - ADMIN passes every check. A USER has per-workflow flags read/exec/edit/kill (``t_user_right``)
   and module rights (``t_user_module``, for ``storage``/``launcher``).
 - Checks raise ``InsufficientRights`` ("insufficient rights"); handlers call them first thing,

@@ -17,7 +17,9 @@ Rules (protocol.md §4.4, semantics.md §5.9):
 - Rights: ``grant`` takes ``workflow_id`` and the four booleans ``edit``, ``read``, ``exec``,
   ``kill`` (all required) and replaces the previous ones; ``revoke`` of a right that does not
   exist is ALREADY_NO_RIGHTS. Replies write booleans ``yes``/``no``.
-- Every change reports module ``users``. A connected user keeps the rights it logged in with.
+- Every change reports module ``users``: the sessions already open, on every node, get the new
+  profile and rights from their next command on, and a deleted user's sessions are closed
+  (:mod:`evqueue.api.session_registry`).
 """
 
 from __future__ import annotations

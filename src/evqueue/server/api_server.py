@@ -146,7 +146,12 @@ class _Connection:
         try:
             user = await self._login_in_time()
             if user is not None:
-                await self._commands(Session(user, self.kind, self.peer))
+                task = asyncio.current_task()
+                assert task is not None
+                # a deleted user's session is closed like any at shutdown (stop)
+                with self.server.ctx.sessions.opened(user, self.kind, self.peer,
+                                                     lambda reason: self.stop(task)) as session:
+                    await self._commands(session)
         except ApiError as error:
             self.server.ctx.stats.api_exceptions += 1
             log.info("API connection from %s closed on an error: %s", self.who(),

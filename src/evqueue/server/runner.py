@@ -203,6 +203,8 @@ class Runner:
             await self.notifications.sync()
         if module in ("all", "notifications", "workflows") and self.notifications is not None:
             await self.notifications.reload()
+        if module in ("all", "users") and self.api is not None:
+            await self.api.ctx.sessions.reload()  # open sessions get the rights just changed
 
     async def _start_notifications(self, ctx: ApiContext,
                                    stack: contextlib.AsyncExitStack) -> None:

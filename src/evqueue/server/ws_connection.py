@@ -59,6 +59,7 @@ from evqueue.server.ws_events import (
 __all__ = [
     "API_PIPELINE",
     "CLOSE_GOING_AWAY",
+    "CLOSE_POLICY_VIOLATION",
     "CLOSE_PROTOCOL_ERROR",
     "CLOSE_UNEXPECTED",
     "CloseConnection",
@@ -71,6 +72,7 @@ log = logging.getLogger("evqueue.server.ws")
 #: Close codes used (RFC 6455 §7.4.1).
 CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_POLICY_VIOLATION = 1008  # the session's user was deleted
 CLOSE_UNEXPECTED = 1011
 #: Commands read ahead of the one running on an ``api`` connection.
 API_PIPELINE = 16
@@ -172,11 +174,11 @@ class WsConnection:
         stats.current_ws_connections += 1
         try:
             user = await self._login()
-            self.session = Session(user, transport="ws", peer=self.peer)
-            if self.protocol == "api":
-                await self._serve_api()
-            else:
-                await self._serve_events()
+            with self.ctx.sessions.opened(user, "ws", self.peer, self._revoked) as self.session:
+                if self.protocol == "api":
+                    await self._serve_api()
+                else:
+                    await self._serve_events()
         except CloseConnection as exc:
             self.log.info("closing websocket (%d): %s", exc.code, exc.reason)
             await self.close(exc.code, exc.reason)
@@ -188,6 +190,11 @@ class WsConnection:
             if router is not None:
                 stats.ws_subscriptions -= router.unsubscribe_all()
             stats.current_ws_connections -= 1
+
+    def _revoked(self, reason: str) -> None:
+        """The session's user was deleted: close the websocket (the receive loop then ends)."""
+        self.log.info("closing websocket (%d): %s", CLOSE_POLICY_VIOLATION, reason)
+        self._spawn(self.close(CLOSE_POLICY_VIOLATION, reason))
 
     async def close(self, code: int, reason: str) -> None:
         """Send a close frame (once) with ``reason`` cut to what a frame can carry."""
