@@ -94,31 +94,31 @@ def _children_by_scan() -> dict[int, list[int]]:
     return tree
 
 
-def descendants(root: int | None = None) -> list[int]:
-    """The live descendants of ``root`` (default: this process), parents before children.
-
-    Args:
-        root: the process whose descendants are listed.
+def descendants() -> list[int]:
+    """The live descendants of this process (a single-threaded one: a monitor), parents before
+    children.
 
     Returns:
         Their pids; zombies left out.
     """
-    root = os.getpid() if root is None else root
-    if os.path.exists(f"/proc/{root}/task/{root}/children"):
+    me = os.getpid()
+    try:  # the common case, nothing left: one read
+        first = [int(word) for word in _read(f"/proc/{me}/task/{me}/children").split()]
         children = _children
-    else:
+    except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN
         tree = _children_by_scan()
+        first = tree.get(me, [])
 
         def children(pid: int) -> list[int]:
             return tree.get(pid, [])
 
     found: list[int] = []
-    todo = [root]
+    todo = list(first)
     while todo:
-        for child in children(todo.pop()):
-            if child not in found:
-                found.append(child)
-                todo.append(child)
+        pid = todo.pop()
+        if pid not in found:
+            found.append(pid)
+            todo += children(pid)
     return [pid for pid in found if _state(pid) not in (None, b"Z")]
 
 
