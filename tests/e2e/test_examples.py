@@ -18,6 +18,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -320,12 +321,14 @@ def test_demo_in_the_foreground_runs_the_workflow_and_stops_on_ctrl_c(demo_tree)
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines: list[str] = []
+    # Read in the background: a script that never gets there must fail the test, not hang it.
+    reader = threading.Thread(target=lambda: lines.extend(demo.stdout), daemon=True)
+    reader.start()
     try:
-        for line in demo.stdout:
-            lines.append(line)
-            if line.startswith("The node runs in this terminal: Ctrl-C stops it."):
-                break
+        wait_for(lambda: any(line.startswith("The node runs in this terminal: Ctrl-C stops it.")
+                             for line in list(lines)) or demo.poll() is not None, 120, 0.1)
         out = "".join(lines)
+        assert "The node runs in this terminal: Ctrl-C stops it." in out, out
         assert "Hello " in out, out
         # The node's own start-up warning reaches the terminal, and the script's too.
         assert "still has the default password 'admin'" in out
@@ -333,10 +336,11 @@ def test_demo_in_the_foreground_runs_the_workflow_and_stops_on_ctrl_c(demo_tree)
         pid = int((tree / "var" / "evqueue.pid").read_text())
         assert _ping(tree) == "OK"
         os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
-        assert demo.wait(30) == 0, out + demo.stdout.read()
+        assert demo.wait(30) == 0, "".join(lines)
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGTERM)
             demo.wait(30)
+        reader.join(30)
     assert not _alive(pid)
     assert not (tree / "var" / "evqueue.pid").exists()
