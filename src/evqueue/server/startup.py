@@ -7,7 +7,9 @@ Rules:
   database schema → pidfile lock → forker → daemonize → write pid → serve (``Runner``). The
   pidfile is removed on a clean exit.
 - The forker is started before daemonizing (it is a child of the start-up process, in a session
-  of its own): forking it later, from the big engine process, would cost more per task.
+  of its own): forking it later, from the big engine process, would cost more per task. A
+  forker that dies is replaced by the process manager with a fresh interpreter (vfork + exec,
+  :meth:`~evqueue.process.forker_handle.ForkerHandle.restart`), as lean as this one.
 """
 
 from __future__ import annotations
