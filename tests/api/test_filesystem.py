@@ -60,6 +60,13 @@ async def test_paths_outside_the_tasks_directory_are_refused(ctx, tasks):
     assert [e.get("name") for e in inside] == ["job.sh"]
 
 
+async def test_a_relative_tasks_directory_is_taken_from_core_wd(db, tasks):
+    cfg = Config.from_mapping({"core.wd": str(tasks.parent),
+                               "processmanager.tasks.directory": tasks.name})
+    reply = await call(ApiContext(cfg=cfg, db=db), "<filesystem action='list' path='bin'/>")
+    assert [e.get("name") for e in reply] == ["job.sh"]
+
+
 async def test_errors(ctx):
     missing = await call(ctx, "<filesystem action='list' path='nosuch'/>")
     assert missing.get("error").startswith("Unable to open directory ")

@@ -90,3 +90,29 @@ def test_a_failing_substitution_line_fails_the_execution(final):
 
 def test_the_instance_counts_each_failed_task(final):
     assert (final.get("status"), final.get("errors")) == ("TERMINATED", "4")
+
+
+@pytest.fixture(scope="module")
+def dotted(tmp_path_factory):
+    """A node with evQueue's default tasks directory, ``.``, and tasks with a ``wd``."""
+    node = started(EngineNode(tmp_path_factory.mktemp("dotted"),
+                              settings={"processmanager.tasks.directory": "."}))
+    try:
+        node.queue("wide", 10)
+        where = node.shared / "where.sh"
+        where.write_text('#!/bin/sh\nprintf \'%s:%s\' "$(pwd)" "$*"\n')
+        where.chmod(0o755)
+        wd = quoteattr(str(node.shared))
+        node.workflow("dotted", one_job(
+            f"<task name='split' path='where.sh a' queue='wide' wd={wd}/>",
+            f"<task name='expanded' path='where.sh $(echo a)' queue='wide' wd={wd}/>"))
+        yield node, node.run_workflow("dotted")
+    finally:
+        node.close()
+
+
+@pytest.mark.parametrize("name", ["split", "expanded"])
+def test_a_relative_tasks_directory_resolves_in_the_task_wd(dotted, name):
+    # evQueue runs "./where.sh" after changing to the task's wd, however the path was expanded.
+    node, final = dotted
+    assert _output(final, name) == f"{node.shared}:a"

@@ -85,7 +85,7 @@ class TestBackupExample:
         assert [t.get("name") for t in output.iterfind("tables/table")] == ["orders", "tmp"]
         assert [c.tag for c in task if c.tag in ("output", "stderr", "log")] == [
             "output", "stderr", "log"]
-        assert d.commands[0].path == "./list_tables.sh"
+        assert d.commands[0].path == "list_tables.sh"
         assert d.commands[0].args == ("--verbose", "sales")
 
     def test_dump_loop(self):

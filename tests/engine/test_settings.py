@@ -10,12 +10,11 @@ def test_from_config():
     config = Config.from_mapping({
         "core.wd": "/srv/evq", "cluster.node.name": "node7",
         "workflowinstance.savepoint.level": "3", "datastore.dom.maxsize": "1K",
-        "queuepool.scheduler": "prio", "processmanager.tasks.directory": "tasks",
+        "queuepool.scheduler": "prio",
     })
     settings = EngineSettings.from_config(config, environ={"A": "b"})
     assert settings.node_name == "node7" and settings.savepoint_level == 3
     assert settings.dom_maxsize == 1024 and settings.default_scheduler == "prio"
-    assert settings.tasks_directory == "/srv/evq/tasks"
     assert settings.instance_settings().environ == {"A": "b"}
 
 

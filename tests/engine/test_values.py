@@ -27,7 +27,7 @@ class TestCommand:
         command, _ = command_of(
             '<task name="t" path="tool.sh -v \'a b\'" queue="default">'
             '<input name="x">1</input><input>two</input></task>')
-        assert command.path == "./tool.sh"
+        assert command.path == "tool.sh"
         assert command.args == ("-v", "a b", "1", "two")
         assert command.env == {"EVQUEUE_IPC_QID": "0", "EVQUEUE_ENV": "true"}
         assert command.stdin == b"" and command.script is None and command.type == "BINARY"
@@ -105,7 +105,7 @@ class TestCommand:
         command, _ = command_of(
             '<task name="t" path="run \'$HOME\' $HOME ~root $UNSET &quot;$UNSET&quot;" '
             'queue="default"/>')
-        assert (command.path, command.args) == ("./run", ("$HOME", "/home/evq", "/root", ""))
+        assert (command.path, command.args) == ("run", ("$HOME", "/home/evq", "/root", ""))
 
     def test_globs_expand_from_the_engine_directory(self, tmp_path, monkeypatch):
         for name in ("b.txt", "a.txt"):

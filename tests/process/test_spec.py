@@ -13,6 +13,7 @@ from evqueue.process.ipc import parse_qid
 from evqueue.process.spec import (
     ProcessSettings,
     TaskSpec,
+    configured_tasks_directory,
     resolve_task_path,
     task_environment,
     task_file,
@@ -48,6 +49,14 @@ def test_settings_defaults_match_evqueue() -> None:
     assert settings.ipc_key == parse_qid("0xEA023E3C")
     assert settings.tail_size == 20 * 1024
     assert settings.max_output == 50 * 1024 * 1024
+
+
+def test_the_tasks_directory_is_the_configured_text() -> None:
+    # evQueue prefixes task paths with the value as written: neither core.wd nor ~ is applied.
+    for value in ("tasks", "~/tasks", "/opt/tasks", ""):
+        cfg = Config.from_mapping({"core.wd": "/srv/evq", "processmanager.tasks.directory": value})
+        assert configured_tasks_directory(cfg) == value
+        assert ProcessSettings.from_config(cfg).tasks_directory == value
 
 
 def test_resolve_task_path() -> None:

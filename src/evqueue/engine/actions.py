@@ -36,8 +36,9 @@ class TaskCommand:
         evqid: the task's evqid in the instance.
         name: the task's ``name`` attribute ("" when absent), for logs.
         type: "BINARY" or "SCRIPT".
-        path: the executable: absolute, or ``processmanager.tasks.directory`` + "/" + the first
-            word of the task's ``path``; "" for SCRIPT tasks.
+        path: the executable: the first word of the task's ``path``, which the process layer
+            prefixes with ``processmanager.tasks.directory`` when it is relative; "" for SCRIPT
+            tasks.
         args: arguments after the executable: the static words of ``path``, then (CMDLINE mode)
             the values of the non-skipped inputs in document order.
         command_line: a BINARY task's ``path`` left for the monitor to expand (command

@@ -42,11 +42,9 @@ class InstanceSettings:
     """Configuration the state machine reads.
 
     Attributes:
-        tasks_directory: ``processmanager.tasks.directory``, prefix of relative task paths.
         environ: variables for ``$VAR`` expansion in task paths (the engine's environment).
     """
 
-    tasks_directory: str = "."
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 

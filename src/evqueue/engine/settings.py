@@ -38,7 +38,6 @@ class EngineSettings:
             is refused (0 = no limit; resumed instances are never refused).
         dom_maxsize: ``datastore.dom.maxsize``: outputs at least this long (bytes) go to the
             datastore.
-        tasks_directory: ``processmanager.tasks.directory``.
         default_scheduler: ``queuepool.scheduler``.
         tid_max: task ids wrap around after this value.
         environ: the environment used for ``$VAR`` in task paths.
@@ -53,7 +52,6 @@ class EngineSettings:
     savepoint_retry_wait: float = 2.0
     max_instances: int = 0
     dom_maxsize: int = 500 * 1024
-    tasks_directory: str = "."
     default_scheduler: str = "fifo"
     tid_max: int = DEFAULT_TID_MAX
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -77,11 +75,10 @@ class EngineSettings:
             savepoint_retry_wait=float(config["workflowinstance.savepoint.retry.wait"]),
             max_instances=int(config["workflowinstance.max"]),
             dom_maxsize=int(config["datastore.dom.maxsize"]),
-            tasks_directory=config.path("processmanager.tasks.directory"),
             default_scheduler=str(config["queuepool.scheduler"]),
             environ=dict(os.environ if environ is None else environ),
         )
 
     def instance_settings(self) -> InstanceSettings:
         """The part of the settings the instance state machine reads."""
-        return InstanceSettings(tasks_directory=self.tasks_directory, environ=self.environ)
+        return InstanceSettings(environ=self.environ)

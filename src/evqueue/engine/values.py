@@ -15,7 +15,9 @@ so the instance XML shows the computed values (semantics.md §1.7):
 A BINARY task's ``path`` is split as evQueue splits it, by glibc's ``wordexp``
 (:func:`split_path`), but without command substitution: the engine never waits on a process.
 A line that needs it, or that holds a form glibc may crash on, is left whole to the task's
-monitor (``TaskCommand.command_line``), which expands it in a process of its own.
+monitor (``TaskCommand.command_line``), which expands it in a process of its own. The first word
+is passed as it is: the process layer prefixes a relative one with
+``processmanager.tasks.directory`` (:func:`evqueue.process.spec.resolve_task_path`), for both.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ from evqueue.model.xpath import (
     evaluate_nodes,
     string_value,
 )
-from evqueue.process.spec import resolve_task_path
 from evqueue.process.wordexp import (
     EXPANSION_ERROR,
     WordExpCode,
@@ -236,7 +237,7 @@ def build_command(st: InstanceState, task: etree._Element) -> TaskCommand:
         if words is None:
             command_line = task.get("path", "")
         else:
-            path, args = resolve_task_path(words[0], st.settings.tasks_directory), words[1:]
+            path, args = words[0], words[1:]
     else:
         script_node = task.find("script")
         script = "".join(script_node.itertext()) if script_node is not None else ""

@@ -7,10 +7,13 @@ Rules:
   names, working directory). It is checked when built: a spec that cannot run does not exist.
 - Per-task files carry the node name AND the tid (``<logs>/<node>-<tid>.stdout``,
   ``<scripts>/<node>-<tid>.script``) so two nodes sharing a directory never collide.
-- A relative task path is prefixed with ``processmanager.tasks.directory`` (as evQueue does), by
-  :func:`resolve_task_path` only (the engine, :meth:`TaskSpec.build` and the monitor use it); the
-  monitor changes to the task's working directory before executing it, so a still-relative
-  result resolves against that directory, as in evQueue.
+- ``processmanager.tasks.directory`` is read by :func:`configured_tasks_directory` only (the
+  process settings and the ``filesystem`` API use it): the configured text, as evQueue uses it.
+- A relative task path is prefixed with it (as evQueue does), by :func:`resolve_task_path` only,
+  in this layer only (:meth:`TaskSpec.build` for the words the engine split, the monitor for a
+  line it expands itself; the engine passes the task's first word unchanged). The monitor
+  changes to the task's working directory before executing it, so a still-relative result
+  resolves against that directory, as in evQueue.
 - The forker→monitor channel carries :meth:`TaskSpec.encode` (JSON). Both ends are ours, so this
   is not evQueue's DataSerializer format.
 - Remote commands are built with :func:`shlex.quote` on every word: arguments arrive unchanged.
@@ -32,6 +35,7 @@ __all__ = [
     "OUTPUT_KINDS",
     "ProcessSettings",
     "TaskSpec",
+    "configured_tasks_directory",
     "resolve_task_path",
     "task_environment",
     "task_file",
@@ -97,15 +101,33 @@ def tids_with_output(directory: str, node: str) -> set[int]:
         return set()
 
 
+def configured_tasks_directory(cfg: _ConfigLike) -> str:
+    """``processmanager.tasks.directory`` as evQueue uses it: the configured text, unchanged.
+
+    A relative value is not made absolute against ``core.wd`` here: prefixed to a path by
+    :func:`resolve_task_path`, it resolves in the directory of whoever opens the result, as in
+    evQueue: a task's working directory (the monitor changes to it first, ``core.wd`` when the
+    task has none), the node's own (``core.wd``) for the ``filesystem`` API.
+
+    Args:
+        cfg: the loaded configuration.
+
+    Returns:
+        The directory, possibly relative ("" is kept: task paths are then used as they are).
+    """
+    return str(cfg["processmanager.tasks.directory"])
+
+
 def resolve_task_path(path: str, tasks_directory: str) -> str:
     """evQueue's path rule: an absolute path is kept, a relative one is prefixed.
 
     Args:
         path: the executable named by the task.
-        tasks_directory: ``processmanager.tasks.directory``.
+        tasks_directory: ``processmanager.tasks.directory``
+            (:func:`configured_tasks_directory`).
 
     Returns:
-        The path to execute.
+        The path to execute (or to list).
     """
     if os.path.isabs(path) or not tasks_directory:
         return path
@@ -133,7 +155,8 @@ class ProcessSettings:
     """Node-wide settings of the process layer (``processmanager.*``, ``core.ipc.qid``, …).
 
     Directories are absolute (relative configuration values are resolved against ``core.wd``
-    by :meth:`from_config`), except ``tasks_directory`` which is used as evQueue uses it.
+    by :meth:`from_config`), except ``tasks_directory`` which is used as evQueue uses it
+    (:func:`configured_tasks_directory`).
     """
 
     node: str = "localhost"
@@ -174,7 +197,7 @@ class ProcessSettings:
             logs_delete=cfg["processmanager.logs.delete"],
             tail_size=cfg["processmanager.logs.tailsize"],
             max_output=cfg["datastore.db.maxsize"],
-            tasks_directory=cfg["processmanager.tasks.directory"],
+            tasks_directory=configured_tasks_directory(cfg),
             scripts_directory=cfg.path("processmanager.scripts.directory"),
             scripts_delete=cfg["processmanager.scripts.delete"],
             ssh_path=cfg["processmanager.monitor.ssh_path"],
