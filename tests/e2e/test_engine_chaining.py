@@ -221,7 +221,8 @@ def test_a_large_output_goes_to_the_datastore(node):
 def test_task_loop_input_conditions_env_mode_and_working_directory(node):
     workdir = node.shared / "wd"
     workdir.mkdir()
-    node.task("env_task.sh", 'echo "$ITEM|$DEFAULT_PARAMETER_NAME|$SKIPPED_ONE|$(pwd)"')
+    node.task("env_task.sh", 'echo "$ITEM|$DEFAULT_PARAMETER_NAME|$SKIPPED_ONE|$EVQUEUE_ENV|'
+                             '$EVQUEUE_IPC_QID|$(pwd)"')
     node.task("argv_task.sh", 'echo "$#:$*"; echo "to stderr" >&2')
     node.workflow("inputs", f"""<workflow><parameters><parameter name="mode"/></parameters>
       <subjobs><job name="j"><tasks>
@@ -239,7 +240,7 @@ def test_task_loop_input_conditions_env_mode_and_working_directory(node):
       </tasks></job></subjobs></workflow>""")
     final = node.run_workflow("inputs", {"mode": "full"})
     env = final.find(".//task[@name='env']")
-    assert env.find("output").text == f"mode|unnamed||{workdir}\n"
+    assert env.find("output").text == f"mode|unnamed||true|0|{workdir}\n"
     assert env.find("input[@name='SKIPPED_ONE']").get("status") == "SKIPPED"
     argv = final.find(".//task[@name='argv']/output").text
     # evQueue appends loop clones at the end: the looped input comes after "extra"

@@ -104,8 +104,7 @@ class TestBackupExample:
         assert skipped.find("tasks/task").get("host").startswith("{")
         dump = [c for c in d.commands if c.path == "/usr/local/bin/dump_table"]
         assert len(dump) == 1
-        assert dump[0].env == {"EVQUEUE_IPC_QID": "0", "EVQUEUE_ENV": "true",
-                               "TABLE": "orders", "FILE": "/backup/sales-orders.sql"}
+        assert dump[0].env == {"TABLE": "orders", "FILE": "/backup/sales-orders.sql"}
         assert (dump[0].host, dump[0].user, dump[0].use_agent) == ("db1", "backup", True)
 
     def test_report_waits_then_runs(self):

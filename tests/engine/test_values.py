@@ -29,7 +29,7 @@ class TestCommand:
             '<input name="x">1</input><input>two</input></task>')
         assert command.path == "tool.sh"
         assert command.args == ("-v", "a b", "1", "two")
-        assert command.env == {"EVQUEUE_IPC_QID": "0", "EVQUEUE_ENV": "true"}
+        assert command.env == {}
         assert command.stdin == b"" and command.script is None and command.type == "BINARY"
 
     def test_env_mode(self):
@@ -37,8 +37,7 @@ class TestCommand:
             '<task name="t" path="/bin/tool" queue="default" parameters-mode="ENV">'
             '<input name="A">1</input><input>anon</input><input name="A">2</input></task>')
         assert command.args == ()
-        assert command.env == {"EVQUEUE_IPC_QID": "0", "EVQUEUE_ENV": "true",
-                               "A": "2", "DEFAULT_PARAMETER_NAME": "anon"}
+        assert command.env == {"A": "2", "": "anon"}
 
     def test_path_expansion(self):
         command, _ = command_of('<task name="t" path="~/bin/x $HOME" queue="default"/>')

@@ -44,9 +44,9 @@ class TaskCommand:
         command_line: a BINARY task's ``path`` left for the monitor to expand (command
             substitution, or forms glibc's ``wordexp`` may crash on); ``path`` is then "" and
             ``args`` holds only the inputs.
-        env: variables added to the engine's environment: ``EVQUEUE_IPC_QID=0``,
-            ``EVQUEUE_ENV=true`` and (ENV mode) one per input, an unnamed input being
-            ``DEFAULT_PARAMETER_NAME``.
+        env: the ENV-mode parameters: one per non-skipped input, name → value ("" for an
+            unnamed input). The process layer makes them the task's variables, with evQueue's
+            fixed ones (:func:`evqueue.process.spec.task_environment`).
         stdin: bytes to pipe into the task (b"" = no pipe).
         script: the script text of a SCRIPT task, else None.
         wd: working directory ("" = the engine's).

@@ -243,12 +243,12 @@ def build_command(st: InstanceState, task: etree._Element) -> TaskCommand:
         script = "".join(script_node.itertext()) if script_node is not None else ""
 
     inputs = [i for i in task.iterchildren("input") if i.get("status") != Status.SKIPPED]
-    env = {"EVQUEUE_IPC_QID": "0", "EVQUEUE_ENV": "true"}
+    env: dict[str, str] = {}
     if mode == "CMDLINE":
         args.extend("".join(i.itertext()) for i in inputs)
     else:
         for i in inputs:
-            env[i.get("name") or "DEFAULT_PARAMETER_NAME"] = "".join(i.itertext())
+            env[i.get("name", "")] = "".join(i.itertext())
 
     return TaskCommand(
         instance_id=st.instance_id,

@@ -16,6 +16,8 @@ Rules:
   resolves against that directory, as in evQueue.
 - The forker→monitor channel carries :meth:`TaskSpec.encode` (JSON). Both ends are ours, so this
   is not evQueue's DataSerializer format.
+- The variables evQueue gives a task (``EVQUEUE_*``, ``DEFAULT_PARAMETER_NAME``) are added by
+  :func:`task_environment` only, in the monitor; the engine passes the ENV-mode parameters alone.
 - Remote commands are built with :func:`shlex.quote` on every word: arguments arrive unchanged.
 """
 
