@@ -155,7 +155,7 @@ def test_tcp_leaves_the_unix_socket_its_reserve(tmp_path, nodes):
             wire.close()
 
 
-def test_a_burst_of_500_connections_is_answered_within_2_seconds(tmp_path, nodes):
+def test_a_burst_of_500_connections_is_greeted_within_2_seconds(tmp_path, nodes):
     node = nodes(Node(tmp_path))  # the default limits
     for _ in range(2):
         burst = []
@@ -169,9 +169,8 @@ def test_a_burst_of_500_connections_is_answered_within_2_seconds(tmp_path, nodes
             answers = first_lines(burst, 2 - (time.monotonic() - start))
             assert len(answers) == 500, f"{500 - len(answers)} connections got nothing in 2 s"
             challenges = sum(line.startswith(b"<auth challenge") for line in answers.values())
-            refusals = sum(REFUSED in line for line in answers.values())
-            # 64: half of network.connections.max (128) may be waiting to log in.
-            assert (challenges, refusals) == (64, 436)
+            # half of network.connections.max (1,024 by default) may be waiting to log in
+            assert challenges == 500
         finally:
             for sock in burst:
                 sock.close()

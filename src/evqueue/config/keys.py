@@ -104,8 +104,9 @@ _ROWS: list[Key] = [
         ours=True),
     Key("network.listen.backlog", "1024", U,
         "listen backlog (evQueue: 64; a burst of connections waits here, not in SYN retries)"),
-    Key("network.connections.max", "128", U,
-        "maximum simultaneous API connections; TCP may take all but one eighth (at least 1), "
+    Key("network.connections.max", "1024", U,
+        "maximum simultaneous API connections (evQueue: 128; the engine raises its open files "
+        "limit to hold them); TCP may take all but one eighth (at least 1), "
         "kept for the unix socket, and at most half (rounded up) of each listener's may be "
         "waiting to log in"),
     Key("network.rcv.timeout", "30", U, "seconds an API connection may stay idle"),

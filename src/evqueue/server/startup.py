@@ -28,6 +28,7 @@ from evqueue.process.spec import ProcessSettings
 from evqueue.server.api_server import ListenError
 from evqueue.server.daemon import Readiness, daemonize
 from evqueue.server.logs import setup_logging
+from evqueue.server.open_files import raise_open_files_limit
 from evqueue.server.pidfile import AlreadyRunning, PidFile
 
 __all__ = ["StartupError", "apply_identity", "prepare_database", "start_node"]
@@ -112,6 +113,7 @@ def start_node(cfg: Config, *, daemon: bool, wait_db: bool = False) -> int:
         pidfile.release()
         raise StartupError(f"cannot start the forker: {exc}") from None
 
+    raise_open_files_limit()  # after the forker: tasks keep the limit the node was started with
     readiness = daemonize(pidfile.close_without_removing) if daemon else Readiness(None)
     pidfile.write()
     try:
