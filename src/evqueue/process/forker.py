@@ -146,19 +146,37 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> int:
             return 0  # the engine is gone
 
 
-def _parse_args(argv: list[str]) -> str:
-    """``[--pidfile PATH]`` → the pidfile ("" when absent). argparse is not used: it would
-    make every forked monitor bigger."""
-    if not argv:
-        return ""
-    if len(argv) == 2 and argv[0] == "--pidfile":
-        return argv[1]
-    sys.stderr.write("usage: python -m evqueue.process.forker [--pidfile PATH]\n")
-    raise SystemExit(2)
+_USAGE = "usage: python -m evqueue.process.forker [--pidfile PATH] [--nofile N]\n"
+
+
+def _parse_args(argv: list[str]) -> tuple[str, int | None]:
+    """``[--pidfile PATH] [--nofile N]`` → (pidfile or "", soft open files limit or None).
+    argparse is not used: it would make every forked monitor bigger."""
+    options = {"--pidfile": "", "--nofile": ""}
+    if len(argv) % 2 or any(name not in options for name in argv[::2]):
+        sys.stderr.write(_USAGE)
+        raise SystemExit(2)
+    options.update(zip(argv[::2], argv[1::2], strict=True))
+    nofile = options["--nofile"]
+    if nofile and not nofile.isdigit():
+        sys.stderr.write(_USAGE)
+        raise SystemExit(2)
+    return options["--pidfile"], int(nofile) if nofile else None
+
+
+def _limit_open_files(soft: int) -> None:
+    """Give tasks the open files limit the node was started with: a forker started again by
+    the engine inherits the engine's raised limit."""
+    import resource  # only here: most forkers are started with the node's own limit
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m evqueue.process.forker [--pidfile PATH]``: requests on stdin, replies on stdout.
+    """``python -m evqueue.process.forker [--pidfile PATH] [--nofile N]``: requests on stdin,
+    replies on stdout; ``N`` is the soft open files limit of the monitors and tasks.
 
     Args:
         argv: command-line arguments (default ``sys.argv[1:]``).
@@ -166,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The exit status.
     """
-    pidfile = _parse_args(sys.argv[1:] if argv is None else argv)
+    pidfile, nofile = _parse_args(sys.argv[1:] if argv is None else argv)
+    if nofile is not None:
+        _limit_open_files(nofile)
     set_process_name(FORKER_NAME)
     # The engine handles SIGINT/SIGHUP; a terminal's signals must not reach the forker.
     for signum in (signal.SIGINT, signal.SIGHUP):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -133,7 +134,7 @@ class ForkerHandle:
 
 def start_forker(
     pidfile: str = "", *, python: str = sys.executable, stderr: Any = None,
-    cwd: str | None = None, env: Mapping[str, str] | None = None,
+    cwd: str | None = None, env: Mapping[str, str] | None = None, nofile: int | None = None,
 ) -> ForkerHandle:
     """Start a forker (call it before daemonizing; it inherits environment and cwd).
 
@@ -143,17 +144,23 @@ def start_forker(
         stderr: where the forker's own stderr goes (default: inherited).
         cwd: its working directory (default: ours, now).
         env: its environment (default: ours, now).
+        nofile: the soft open files limit of its monitors and tasks (default: ours, now; the
+            engine raises its own limit later, and a forker started again keeps this one).
 
     Returns:
         The handle. Requests can be written immediately (they wait in the pipe).
     """
     cwd = os.getcwd() if cwd is None else cwd
     env = dict(os.environ if env is None else env)
+    if nofile is None:
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     request_r, request_w = os.pipe()
     reply_r, reply_w = os.pipe()
     command = [python, "-m", "evqueue.process.forker"]
     if pidfile:
         command += ["--pidfile", pidfile]
+    if nofile != resource.RLIM_INFINITY and nofile != resource.getrlimit(resource.RLIMIT_NOFILE)[0]:
+        command += ["--nofile", str(nofile)]
     try:
         popen = subprocess.Popen(
             command,
@@ -172,6 +179,7 @@ def start_forker(
     finally:
         os.close(request_r)
         os.close(reply_w)
-    recipe = {"pidfile": pidfile, "python": python, "stderr": stderr, "cwd": cwd, "env": env}
+    recipe = {"pidfile": pidfile, "python": python, "stderr": stderr, "cwd": cwd, "env": env,
+              "nofile": nofile}
     return ForkerHandle(pid=popen.pid, request_fd=request_w, reply_fd=reply_r, _popen=popen,
                         _recipe=recipe)
