@@ -23,6 +23,7 @@ from evqueue.config import Config
 from evqueue.protocol import Command, Response, compute_response, password_key
 from evqueue.server.api_server import ApiServer, ListenError
 from evqueue.storage.database import Database
+from evqueue.storage.errors import StorageError
 from evqueue.storage.users import create_user
 
 slow = CommandTable()
@@ -324,3 +325,27 @@ async def test_e8_errors_of_the_definition_groups(db, sock_path):
         writer.close()
     finally:
         await server.stop()
+
+
+async def test_a_store_error_during_the_login_names_no_database(db, sock_path, monkeypatch,
+                                                                 caplog):
+    async def store_away(db: Database, login: str) -> None:
+        raise StorageError("(sqlite3.OperationalError) unable to open database file "
+                           "/var/lib/evqueue/evqueue.db")
+
+    monkeypatch.setattr("evqueue.api.login.load_credential", store_away)
+    server = make_server(db, sock_path, **{"core.auth.enable": "yes"})
+    await server.start()
+    try:
+        assert server.tcp_address is not None
+        reader, writer = await asyncio.open_connection(*server.tcp_address)
+        assert (await reader.readline()).startswith(b"<auth challenge=")
+        writer.write(b"<auth user='admin' response='00'/>\n")
+        reply = await asyncio.wait_for(reader.readline(), 3)
+        assert reply == (b'<response error="Database error" error-code="SQL_ERROR" node="n1" '
+                         b'status="KO"/>\n')
+        assert await reader.read() == b""
+        writer.close()
+    finally:
+        await server.stop()
+    assert "evqueue.db" in caplog.text  # the details are for the node's log

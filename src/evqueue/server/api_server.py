@@ -161,15 +161,15 @@ class _Connection:
         except _Closed:
             pass
         except StorageError as exc:  # the store is away during the login
+            # The details (driver, server address, database name, file path) go to the log
+            # only: a peer that has not logged in learns nothing about the store.
             log.warning("API connection from %s refused: database error: %s", self.who(), exc)
             with contextlib.suppress(_Closed):
-                await self._send(self.protocol.send(SqlError(f"Database error: {exc}",
-                                                             fatal=True)))
-        except Exception as exc:  # a failing part: this peer only
+                await self._send(self.protocol.send(SqlError("Database error", fatal=True)))
+        except Exception:  # a failing part: this peer only
             log.exception("API connection from %s failed", self.who())
             with contextlib.suppress(_Closed):
-                await self._send(self.protocol.send(ApiError(f"Internal error: {exc}",
-                                                             fatal=True)))
+                await self._send(self.protocol.send(ApiError("Internal error", fatal=True)))
 
     async def refuse(self, message: str) -> None:
         """Send one KO response and close (too many connections)."""
