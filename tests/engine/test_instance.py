@@ -198,7 +198,21 @@ class TestLaunchChecks:
             make_instance(BACKUP, {"dbname": "a", "target": "b"})
 
     def test_required_schedules(self):
-        assert Instance.required_schedules(BACKUP) == {"short"}
+        assert Instance.required_schedules(BACKUP) == ("short",)
+
+    def test_schedules_are_imported_once_each_in_document_order(self):
+        instance = make_instance(simple(
+            '<task name="a" path="x" queue="default" retry_schedule="two"/>',
+            '<task name="b" path="x" queue="default" retry_schedule="short"/>',
+            '<task name="c" path="x" queue="default" retry_schedule="two"/>',
+        ), schedules={"short": SHORT, "two": SHORT})
+        assert [s.get("name") for s in instance.root.iterfind("schedules/schedule")] == [
+            "two", "short"]
+
+    def test_an_empty_retry_schedule_is_looked_up_as_in_evqueue(self):
+        with pytest.raises(UnknownObjectName) as error:
+            make_instance(simple('<task name="t" path="x" queue="default" retry_schedule=""/>'))
+        assert str(error.value) == "Unknown RetrySchedule name : "
 
     def test_host_user_comment(self):
         instance = make_instance(simple(), host="h1", user="bob", comment="hi")

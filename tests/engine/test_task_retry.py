@@ -104,3 +104,13 @@ def test_stale_retry_is_ignored():
     d = attempts_driver('<task name="t" path="x" queue="default"/>', [0])
     d.start().run()
     assert d.instance.retry_now(d.task("t").get("evqid"), d.now) == []
+
+
+def test_a_schedule_copy_that_does_not_read_gives_no_retry():
+    # A savepoint edited by hand: the instance's copy of the schedule has no usable level.
+    broken = '<schedule><level retry_delay="soon" retry_times="2"/></schedule>'
+    d = attempts_driver('<task name="t" path="x" queue="default" retry_schedule="b"/>',
+                        [1, 0], {"b": broken})
+    d.start().run()
+    assert d.retries == [] and len(d.commands) == 1
+    assert d.ended == InstanceEnded(1, 1)

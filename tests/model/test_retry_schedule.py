@@ -7,6 +7,7 @@ import base64
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lxml import etree
 
 from evqueue.errors import InvalidParameter, InvalidXml
 from evqueue.model.retry_schedule import RetryLevel, RetrySchedule, validate_retry_schedule_name
@@ -33,6 +34,21 @@ def test_named_element_for_instances() -> None:
     assert [level.attrib for level in element] == [
         {"retry_delay": "10", "retry_times": "3"}, {"retry_delay": "600", "retry_times": "2"},
     ]
+
+
+def test_levels_of_an_instance_copy() -> None:
+    copy = etree.fromstring('<schedule name="short"><level retry_delay="10" retry_times="3"/>'
+                            '<level retry_delay=" 600" retry_times="+2"/></schedule>')
+    assert RetrySchedule.from_element(copy).levels == (RetryLevel(10, 3), RetryLevel(600, 2))
+
+
+@pytest.mark.parametrize("levels", [
+    "", '<level retry_delay="soon" retry_times="1"/>', '<level retry_times="1"/>',
+    '<level retry_delay="10" retry_times="0"/>',
+])
+def test_a_copy_without_usable_levels_is_refused(levels: str) -> None:
+    with pytest.raises(InvalidParameter):
+        RetrySchedule.from_element(etree.fromstring(f"<schedule>{levels}</schedule>"))
 
 
 def test_from_base64() -> None:

@@ -42,7 +42,7 @@ def test_example_validates_with_every_check() -> None:
         "list_tables", "/usr/local/bin/dump_table", "mail_report",
     ]
     assert definition.queue_names == {"default", "dump"}
-    assert definition.retry_schedule_names == {"short"}
+    assert definition.retry_schedule_names == ("short",)
     assert definition.root.tag == "workflow"
     assert seen == [
         "/workflow/parameters/parameter[@name='dbname']",
@@ -279,7 +279,17 @@ def test_queues_and_retry_schedules_need_not_exist_yet() -> None:
                    '<task path="b" queue="ssh@web1" queue_host="{/workflow/@host}"/>')
     definition = WorkflowDefinition.parse(xml, check_xpath=lambda e: None)
     assert definition.queue_names == {"later", "ssh@web1"}
-    assert definition.retry_schedule_names == {"later"}
+    assert definition.retry_schedule_names == ("later",)
+
+
+def test_retry_schedule_names_are_given_once_each_in_document_order() -> None:
+    xml = workflow('<task path="a" queue="q" retry_schedule="b"/>'
+                   '<task path="b" queue="q" retry_schedule=""/>'
+                   '<task path="c" queue="q" retry_schedule="b"/>'
+                   '<task path="d" queue="q" retry_schedule="a"/><task path="e" queue="q"/>')
+    definition = WorkflowDefinition.parse(xml)
+    # an empty name is one too: evQueue looks it up at launch (and never finds it)
+    assert definition.retry_schedule_names == ("b", "", "a")
 
 
 def test_xpath_errors_name_the_expression_and_its_place() -> None:

@@ -48,7 +48,8 @@ from evqueue.engine.outputs import record_stop, xml_safe
 from evqueue.engine.statuses import Status, Trigger
 from evqueue.engine.task_retry import arm_retry
 from evqueue.engine.tree import InstanceTree, parse_xml
-from evqueue.errors import InvalidWorkflowParameters, UnknownObjectName, UnknownTask
+from evqueue.errors import UnknownObjectName, UnknownTask
+from evqueue.model.workflow import WorkflowDefinition
 from evqueue.model.xpath import Scope, XPathError, evaluate_boolean, evaluate_nodes, string_value
 from evqueue.times import format_time, parse_time
 
@@ -153,12 +154,10 @@ class Instance:
         return instance
 
     @staticmethod
-    def required_schedules(definition: str | bytes) -> set[str]:
-        """Names of the retry schedules a definition refers to without defining them."""
-        root = parse_xml(definition)
-        local = {s.get("name") for s in root.iterfind("schedules/schedule")}
-        return {t.get("retry_schedule", "") for t in root.iter("task")
-                if t.get("retry_schedule") and t.get("retry_schedule") not in local}
+    def required_schedules(definition: str | bytes) -> tuple[str, ...]:
+        """Names of the retry schedules a definition's tasks name: the global schedules
+        :meth:`create` needs (an empty name too, which never exists, as in evQueue)."""
+        return WorkflowDefinition(parse_xml(definition)).retry_schedule_names
 
     # -- properties ---------------------------------------------------------------------------
 
@@ -493,32 +492,20 @@ class Instance:
 
 
 def _set_parameters(root: etree._Element, parameters: Parameters) -> None:
-    pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
-    declared = {p.get("name"): p for p in root.iterfind("parameters/parameter")}
-    seen: set[str] = set()
-    for name, value in pairs:
-        if name in seen:
-            continue  # evQueue drops repeated names
-        seen.add(name)
-        node = declared.get(name)
-        if node is None:
-            raise InvalidWorkflowParameters(f"Unknown parameter : {name}")
+    """Write the launch parameters into ``<parameters>``, checked as the definition checks
+    them (:meth:`WorkflowDefinition.check_launch_parameters`)."""
+    pairs = tuple(parameters.items() if isinstance(parameters, Mapping) else parameters)
+    WorkflowDefinition(root).check_launch_parameters(name for name, _ in pairs)
+    values = dict(reversed(pairs))  # a repeated name keeps its first value, as in evQueue
+    for node in root.iterfind("parameters/parameter"):
         for child in list(node):
             node.remove(child)
-        node.text = xml_safe(value)
-    if len(seen) != len(root.findall("parameters/parameter")):
-        raise InvalidWorkflowParameters(
-            f"Invalid number of parameters passed to workflow (passed {len(seen)}, "
-            f"expected {len(root.findall('parameters/parameter'))})"
-        )
+        node.text = xml_safe(values[node.get("name", "")])
 
 
 def _import_schedules(root: etree._Element, global_schedules: Mapping[str, str]) -> None:
     schedules = root.find("schedules")
-    for task in list(root.iter("task")):
-        name = task.get("retry_schedule")
-        if not name:
-            continue
+    for name in WorkflowDefinition(root).retry_schedule_names:
         if schedules is not None and any(s.get("name") == name for s in schedules):
             continue
         xml = global_schedules.get(name)

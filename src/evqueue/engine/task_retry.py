@@ -22,6 +22,8 @@ from lxml import etree
 
 from evqueue.engine.actions import ArmRetry
 from evqueue.engine.instance_state import InstanceState
+from evqueue.errors import InvalidParameter
+from evqueue.model.retry_schedule import RetrySchedule
 from evqueue.times import format_time
 
 __all__ = ["arm_retry", "retry_task"]
@@ -61,21 +63,23 @@ def arm_retry(st: InstanceState, task: etree._Element, at: datetime.datetime) ->
 
 def _next_level(st: InstanceState, task: etree._Element, name: str) -> tuple[int, int]:
     """Move the task to the next level of its schedule: (delay, times), (0, 0) past the end."""
-    schedule = next(
+    element = next(
         (s for s in st.root.iterfind("schedules/schedule") if s.get("name") == name), None
     )
-    if schedule is None:
+    try:
+        levels = RetrySchedule.from_element(element).levels if element is not None else None
+    except InvalidParameter:
+        levels = None  # a copy changed by hand in a savepoint: read as a missing schedule
+    if levels is None:
         return 0, 0  # evQueue leaves the values undefined; no retry is the safe reading
-    levels = schedule.findall("level")
     level = _int(task.get("retry_schedule_level")) + 1
     task.set("retry_schedule_level", str(level))
     if level > len(levels):
         return 0, 0
     current = levels[level - 1]
-    delay, times = current.get("retry_delay", "0"), current.get("retry_times", "0")
-    task.set("retry_delay", delay)
-    task.set("retry_times", times)
-    return _int(delay), _int(times)
+    task.set("retry_delay", str(current.delay))
+    task.set("retry_times", str(current.times))
+    return current.delay, current.times
 
 
 def _int(value: str | None) -> int:

@@ -67,12 +67,27 @@ class RetrySchedule:
         """
         root = parse_xml(xml)
         validate_against("retry_schedule.xsd", root)
-        # The grammar guarantees both attributes are positive integers (xs:positiveInteger
-        # allows surrounding blanks and a leading "+", which int() accepts too).
-        return cls(tuple(
-            RetryLevel(int(level.get("retry_delay", "")), int(level.get("retry_times", "")))
-            for level in root.iterfind("level")
-        ))
+        return cls.from_element(root)
+
+    @classmethod
+    def from_element(cls, element: etree._Element) -> RetrySchedule:
+        """Read the levels of a ``<schedule>`` element: a parsed document, or the copy an
+        instance holds in its ``<schedules>`` (§1.4).
+
+        Raises:
+            InvalidParameter: no level, or a level whose attributes are not positive integers.
+        """
+        # xs:positiveInteger allows surrounding blanks and a leading "+": int() accepts both.
+        try:
+            levels = tuple(
+                RetryLevel(int(level.get("retry_delay", "")), int(level.get("retry_times", "")))
+                for level in element.iterfind("level")
+            )
+        except ValueError:
+            raise InvalidParameter(
+                "Invalid retry level: retry_delay and retry_times must be positive integers"
+            ) from None
+        return cls(levels)
 
     @classmethod
     def from_base64(cls, content: str) -> RetrySchedule:

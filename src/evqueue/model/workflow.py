@@ -150,11 +150,12 @@ class WorkflowDefinition:
         return frozenset(task.get("queue", "") for task in self.tasks())
 
     @property
-    def retry_schedule_names(self) -> frozenset[str]:
-        """The retry schedules the tasks name (what an instance must import, §1.4)."""
-        return frozenset(
-            name for task in self.tasks() if (name := task.get("retry_schedule")) is not None
-        )
+    def retry_schedule_names(self) -> tuple[str, ...]:
+        """The retry schedules the tasks name, once each, in document order: what an instance
+        imports, in that order (§1.4). An empty ``retry_schedule`` names one too, which never
+        exists, as in evQueue."""
+        names = (name for task in self.tasks() if (name := task.get("retry_schedule")) is not None)
+        return tuple(dict.fromkeys(names))
 
     def to_xml(self) -> str:
         """Serialize the definition (no XML declaration)."""
