@@ -12,7 +12,9 @@ One node serves the module. What must hold for every input:
 from __future__ import annotations
 
 import random
+import re
 import socket
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -151,3 +153,30 @@ def test_the_node_logged_no_crash(node, admin):
 def test_the_fuzzer_reaches_every_command_group():
     assert {group for group, _ in ROUTES} >= {
         "workflow", "instance", "queue", "user", "storage", "notification", "git", "status"}
+
+
+def integer_attribute_names() -> list[str]:
+    """Every attribute the API handlers read as an integer (``get_int``/``get_long``), and the
+    filters of ``instances list``: read from the source, so a new one is tested too."""
+    source = Path(__file__).parents[2] / "src" / "evqueue" / "api"
+    names = {match for path in source.glob("*.py")
+             for match in re.findall(r'get_(?:int|long)\("([a-z_]+)"', path.read_text())}
+    return sorted(names | {"filter_id", "filter_tag_id", "filter_schedule_id"})
+
+
+@pytest.mark.parametrize("value", ["9223372036854775808", "-9223372036854775809",
+                                   "99999999999999999999999999"])
+def test_integers_past_64_bits_are_refused_on_every_command(node, admin, bystander, value):
+    names = integer_attribute_names()
+    assert {"id", "limit", "offset", "tid", "filter_id"} <= set(names)
+    for group, action in ROUTES:
+        for name in names:
+            attrs = {name: value, **({"action": action} if action is not None else {})}
+            request = Command.build(group, attrs, []).serialize()
+            try:
+                admin.exec(request)
+            except ApiError as error:
+                assert not error.fatal, request
+                assert not error.message.startswith("Internal error"), (request, error.message)
+                assert error.code != "SQL_ERROR", (request, error.message)
+    still_served(node, bystander)
