@@ -7,7 +7,8 @@ import pytest
 from evqueue.engine import QueuePool
 from evqueue.engine.conditions import handle_condition, handle_loop
 from evqueue.engine.instance_state import EvaluationFailed, InstanceSettings, InstanceState
-from evqueue.engine.tree import InstanceTree, parse_xml
+from evqueue.engine.tree import InstanceTree
+from evqueue.model.document import parse_xml
 from evqueue.model.xpath import AttrRef
 
 XML = ('<workflow><subjobs><job name="j"><tasks><task name="a"/><task name="b"/></tasks>'

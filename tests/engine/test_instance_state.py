@@ -6,7 +6,8 @@ import pytest
 
 from evqueue.engine import QueuePool
 from evqueue.engine.instance_state import EvaluationFailed, InstanceSettings, InstanceState
-from evqueue.engine.tree import InstanceTree, parse_xml
+from evqueue.engine.tree import InstanceTree
+from evqueue.model.document import parse_xml
 from evqueue.model.xpath import XPathError
 
 

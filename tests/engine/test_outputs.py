@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from evqueue.engine import Spilled, TaskResult
 from evqueue.engine.outputs import xml_safe
 from tests.engine.drive import HOLD, Driver, make_instance
@@ -56,6 +58,26 @@ def test_failed_xml_task_output_is_text():
     output = d.task("t").find("output")
     assert output.get("method") == "text" and output.text == "<r>partial"
     assert d.task("t").get("status") == "TERMINATED"
+
+
+@pytest.mark.parametrize("stdout", [
+    '<!DOCTYPE r [<!ENTITY e "boom">]><r>&e;</r>',
+    '<!DOCTYPE r SYSTEM "file:///etc/hostname"><r/>',
+])
+def test_an_xml_output_with_a_doctype_is_invalid(stdout):
+    # an entity could neither be expanded (no DTD is read) nor kept: the savepoint would not
+    # parse again
+    d = held('<task name="t" path="x" queue="default" output-method="XML"/>')
+    end(d, TaskResult(0, stdout, "", None))
+    task = d.task("t")
+    assert (task.get("status"), task.get("error")) == ("ABORTED", "Invalid XML returned")
+    assert task.find("output").text == stdout
+
+
+def test_an_xml_output_is_read_as_text_whatever_encoding_it_declares():
+    d = held('<task name="t" path="x" queue="default" output-method="XML"/>')
+    end(d, TaskResult(0, '<?xml version="1.0" encoding="ISO-8859-1"?><r>été</r>', "", None))
+    assert d.task("t").findtext("output/r") == "été"
 
 
 def test_control_characters_are_replaced():

@@ -47,8 +47,9 @@ from evqueue.engine.jobs import enqueue_task, job_succeeded, reevaluate_waiting,
 from evqueue.engine.outputs import record_stop, xml_safe
 from evqueue.engine.statuses import Status, Trigger
 from evqueue.engine.task_retry import arm_retry
-from evqueue.engine.tree import InstanceTree, parse_xml
+from evqueue.engine.tree import InstanceTree
 from evqueue.errors import UnknownObjectName, UnknownTask
+from evqueue.model.document import parse_xml
 from evqueue.model.workflow import WorkflowDefinition
 from evqueue.model.xpath import Scope, XPathError, evaluate_boolean, evaluate_nodes, string_value
 from evqueue.times import format_time, parse_time

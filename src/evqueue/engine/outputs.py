@@ -7,9 +7,11 @@ go, ``progression`` becomes 100, and these are appended to the task, in this ord
     <stderr>…</stderr>   (when stderr could be read)
     <log>…</log>         (when present)
 
-* retval 0 and ``output-method="XML"``: stdout must be one well-formed document, whose root
-  becomes the output's child (``method="xml"``); otherwise the task is ABORTED
-  "Invalid XML returned", the output is kept as text and one error is counted.
+* retval 0 and ``output-method="XML"``: stdout must be one well-formed document without a
+  DOCTYPE (:func:`evqueue.model.document.parse_xml`: an entity could neither be expanded nor be
+  kept in the instance), whose root becomes the output's child (``method="xml"``); otherwise
+  the task is ABORTED "Invalid XML returned", the output is kept as text and one error is
+  counted.
 * retval ≠ 0: the output is text; a cancelling instance records "Won't retry because workflow is
   cancelling" and counts an error, otherwise the retry algorithm runs.
 * Texts spilled to the datastore (:class:`~evqueue.engine.actions.Spilled`) are referenced by
@@ -27,7 +29,8 @@ from evqueue.engine.actions import Spilled, TaskResult
 from evqueue.engine.instance_state import InstanceState
 from evqueue.engine.statuses import Trigger
 from evqueue.engine.task_retry import retry_task
-from evqueue.engine.tree import parse_xml
+from evqueue.errors import InvalidXml
+from evqueue.model.document import parse_xml
 from evqueue.times import format_time
 
 __all__ = ["record_stop", "xml_safe"]
@@ -86,7 +89,7 @@ def _parse_output(stdout: str | Spilled) -> etree._Element | None:
         return None
     try:
         return parse_xml(stdout)
-    except (etree.XMLSyntaxError, ValueError):
+    except (InvalidXml, ValueError):
         return None
 
 

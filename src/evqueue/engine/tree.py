@@ -21,26 +21,12 @@ from lxml import etree
 from evqueue.engine.statuses import Status, Trigger, next_status
 from evqueue.model.xpath import AttrRef, ContextItem, XPathDocument
 
-__all__ = ["COUNTERS", "InstanceTree", "parse_xml"]
+__all__ = ["COUNTERS", "InstanceTree"]
 
 logger = logging.getLogger(__name__)
 
 #: Counter attributes kept on jobs and on the root.
 COUNTERS = ("running_tasks", "queued_tasks", "retrying_tasks", "error_tasks", "waiting_conditions")
-
-# No DTD, no network, no entity expansion: outputs and savepoints are untrusted input.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
-
-
-def parse_xml(text: str | bytes) -> etree._Element:
-    """Parse an XML document safely.
-
-    Raises:
-        etree.XMLSyntaxError: not well-formed.
-    """
-    data = text.encode() if isinstance(text, str) else text
-    return etree.fromstring(data, _PARSER)
-
 
 class InstanceTree:
     """The ``<workflow>`` tree of one instance and its identifier index.

@@ -1,4 +1,5 @@
-"""Safe XML parsing and schema validation, shared by every definition type.
+"""Safe XML parsing and schema validation, for every document the node reads: definitions,
+retry schedules, and the engine's savepoints and task outputs.
 
 Rules:
 - Documents never load a DTD, expand an entity or touch the network; a document with a DOCTYPE
