@@ -7,6 +7,8 @@ over the unix socket and TCP, on one connection.
   time (the acknowledgement round trip).
 - sync launch round trip: ``mode='synchronous'``, one at a time, median of N.
 The floor is an asyncio echo server in a fresh interpreter answering one line per message.
+With a peer (``--peer``, see ``evqueue_peer.py``) the same requests run on it, over its own
+transport, and are printed next to evqueue's over the same transport with the ratio.
 """
 
 from __future__ import annotations
@@ -14,14 +16,22 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import Figure, Wire, median, one_task_workflow, print_table, running_node
+from common import (
+    ApiHelpers,
+    Figure,
+    Wire,
+    median,
+    one_task_workflow,
+    print_table,
+    running_node,
+)
+from evqueue_peer import Peer, PeerNode, add_peer_arguments, peer_from_arguments
 from floors import echo_floor
 
 __all__ = ["run"]
 
 PING = b"<ping/>"
-LAUNCH = b"<instance action='launch' name='w'/>"
-SYNC = b"<instance action='launch' name='w' mode='synchronous'/>"
+KEYS = ("ping_rtt", "pings", "launch_rtt", "launches", "sync_rtt")
 
 
 def _round_trips(wire: Wire, request: bytes, count: int) -> list[float]:
@@ -39,60 +49,95 @@ def _rate(wire: Wire, request: bytes, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _transport(node, transport: str, scale: int, runs: int) -> dict[str, list[float]]:  # type: ignore[no-untyped-def]
-    wire = Wire(node, transport)
+def _transport(node: ApiHelpers, wire: Wire, workflow: str, scale: float,
+               runs: int) -> dict[str, list[float]]:
+    """Every figure of :data:`KEYS`, ``runs`` times, on ``wire`` (closed afterwards)."""
+    launch = f"<instance action='launch' name='{workflow}'/>".encode()
+    sync = f"<instance action='launch' name='{workflow}' mode='synchronous'/>".encode()
     try:
-        results: dict[str, list[float]] = {k: [] for k in (
-            "ping_rtt", "pings", "launch_rtt", "launches", "sync_rtt")}
+        results: dict[str, list[float]] = {k: [] for k in KEYS}
         for _ in range(runs):
-            results["ping_rtt"].append(median(_round_trips(wire, PING, 200 * scale)) * 1000)
-            results["pings"].append(_rate(wire, PING, 2000 * scale))
-            results["launch_rtt"].append(median(_round_trips(wire, LAUNCH, 50 * scale)) * 1000)
+            results["ping_rtt"].append(
+                median(_round_trips(wire, PING, round(200 * scale))) * 1000)
+            results["pings"].append(_rate(wire, PING, round(2000 * scale)))
+            results["launch_rtt"].append(
+                median(_round_trips(wire, launch, round(50 * scale))) * 1000)
             node.wait_idle()
-            results["launches"].append(_rate(wire, LAUNCH, 300 * scale))
+            results["launches"].append(_rate(wire, launch, round(300 * scale)))
             node.wait_idle()
-            results["sync_rtt"].append(median(_round_trips(wire, SYNC, 30 * scale)) * 1000)
+            results["sync_rtt"].append(
+                median(_round_trips(wire, sync, round(30 * scale))) * 1000)
         return results
     finally:
         wire.close()
 
 
-def run(quick: bool = False, runs: int = 3) -> list[Figure]:
-    """B5 figures per transport."""
-    scale = 1 if quick else 2
+def on_peer(peer: Peer, scale: float, runs: int) -> dict[str, list[float]]:
+    """The same figures on the peer, over its own transport."""
+    node = PeerNode(peer)
+    try:
+        workflow = node.ensure_workflow("one_q16", one_task_workflow(
+            queue=node.ensure_queue(16)))
+        node.wait_idle()
+        node.wire.call(f"<instance action='launch' name='{workflow}' "
+                       f"mode='synchronous'/>")  # warm-up
+        return _transport(node, peer.connect(), workflow, scale, runs)
+    finally:
+        node.close()
+
+
+def run(quick: bool = False, runs: int = 3, *, peer: Peer | None = None,
+        tiny: bool = False) -> list[Figure]:
+    """B5 figures per transport; with ``peer``, its figures over its transport next to
+    evqueue's over the same. ``tiny``: a tenth of the requests (figures meaningless)."""
+    scale = 0.1 if tiny else 1 if quick else 2
+    peer_results = on_peer(peer, scale, runs) if peer is not None else {}
     figures: list[Figure] = []
     with running_node("b5") as node:
         node.queue("q", 16)
         node.workflow("w", one_task_workflow())
-        node.wire.call(SYNC)  # warm-up
+        node.wire.call(b"<instance action='launch' name='w' mode='synchronous'/>")  # warm-up
         for transport in ("unix", "tcp"):
-            floor_rtt, floor_rate = echo_floor(transport, node.directory, 2000 * scale)
-            r = _transport(node, transport, scale, runs)
+            floor_rtt, floor_rate = echo_floor(transport, node.directory,
+                                               round(2000 * scale))
+            r = _transport(node, Wire(node, transport), "w", scale, runs)
+            compared = peer is not None and peer.transport == transport
+            p = {k: peer_results.get(k, []) if compared else [] for k in KEYS}
             unix = transport == "unix"
             figures += [
                 Figure("B5", f"ping round trip ({transport})", "ms", r["ping_rtt"],
                        higher_is_better=False, floor=floor_rtt * 1000,
-                       floor_name="asyncio echo"),
+                       floor_name="asyncio echo", target=0.06 if unix else None,
+                       peer_runs=p["ping_rtt"]),
                 Figure("B5", f"pings/s pipelined ({transport})", "1/s", r["pings"],
                        floor=floor_rate, floor_name="asyncio echo",
-                       target=10_000 if unix else None),
+                       target=40_000 if unix else None, peer_runs=p["pings"]),
                 Figure("B5", f"async launch ack round trip ({transport})", "ms",
-                       r["launch_rtt"], higher_is_better=False),
+                       r["launch_rtt"], higher_is_better=False,
+                       target=1.0 if unix else None, peer_runs=p["launch_rtt"]),
                 Figure("B5", f"async launch acks/s pipelined ({transport})", "1/s",
-                       r["launches"], target=1500 if unix else None),
+                       r["launches"], target=2000 if unix else None,
+                       peer_runs=p["launches"]),
                 Figure("B5", f"sync launch round trip ({transport})", "ms", r["sync_rtt"],
-                       higher_is_better=False, target=4.0 if unix else None),
+                       higher_is_better=False, target=2.5 if unix else None,
+                       peer_runs=p["sync_rtt"]),
             ]
+    if peer is not None:
+        said = f"peer: {peer}, compared over {peer.transport}"
+        figures[0].note = "; ".join(filter(None, [figures[0].note, said]))
     return figures
 
 
 def main() -> None:
-    """``python bench/b5_api.py [--quick] [--runs N]``."""
+    """``python bench/b5_api.py [--quick] [--runs N] [--peer unix:///…]``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer requests")
+    parser.add_argument("--tiny", action="store_true",
+                        help="a tenth of the requests: checks the benchmark works")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure")
+    add_peer_arguments(parser)
     args = parser.parse_args()
-    print_table(run(args.quick, args.runs))
+    print_table(run(args.quick, args.runs, peer=peer_from_arguments(args), tiny=args.tiny))
 
 
 if __name__ == "__main__":

@@ -39,9 +39,12 @@ if str(REPO) not in sys.path:
 
 from tests.e2e.nodes import Node  # noqa: E402
 
+from evqueue.protocol.connstr import Address, TcpAddress, UnixAddress  # noqa: E402
+
 __all__ = [
     "PG_ADMIN",
     "MARIADB_ADMIN",
+    "ApiHelpers",
     "BenchNode",
     "Figure",
     "Wire",
@@ -83,6 +86,7 @@ class Figure:
     target: float | None = None
     note: str = ""
     extra: dict[str, object] = field(default_factory=dict)
+    peer_runs: list[float] = field(default_factory=list)
 
     @property
     def value(self) -> float:
@@ -106,6 +110,22 @@ class Figure:
         return self.value / self.floor
 
     @property
+    def peer(self) -> float | None:
+        """The peer's best run of the same workload (None without a peer)."""
+        if not self.peer_runs:
+            return None
+        return max(self.peer_runs) if self.higher_is_better else min(self.peer_runs)
+
+    @property
+    def peer_ratio(self) -> float | None:
+        """evqueue / peer, both best runs: above 1 evqueue is ahead on a rate, behind on a
+        time."""
+        peer = self.peer
+        if not peer or not self.runs:
+            return None
+        return self.value / peer
+
+    @property
     def met(self) -> bool | None:
         """Whether the target is met (None when there is none)."""
         if self.target is None or not self.runs:
@@ -115,7 +135,8 @@ class Figure:
     def json_line(self) -> str:
         """The figure as one JSON line."""
         data = asdict(self)
-        data.update(value=self.value, ratio=self.ratio, met=self.met)
+        data.update(value=self.value, ratio=self.ratio, met=self.met, peer=self.peer,
+                    peer_ratio=self.peer_ratio)
         return json.dumps(data, sort_keys=True, default=str)
 
 
@@ -132,8 +153,16 @@ def _fmt(value: float | None) -> str:
 
 
 def print_table(figures: Sequence[Figure], out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
-    """Print a table of figures, then one JSON line per figure."""
-    head = ("bench", "figure", "best", "unit", "runs", "floor", "ratio", "target", "met")
+    """Print a table of figures, then one JSON line per figure.
+
+    When a peer was measured, two more columns: the peer's best run of the same workload and
+    evqueue / peer.
+    """
+    with_peer = any(f.peer_runs for f in figures)
+    head: tuple[str, ...] = ("bench", "figure", "best", "unit", "runs", "floor", "ratio",
+                             "target", "met")
+    if with_peer:
+        head += ("peer", "evqueue/peer")
     rows = [head]
     for f in figures:
         target = "" if f.target is None else ("≥ " if f.higher_is_better else "≤ ") + _fmt(
@@ -141,8 +170,11 @@ def print_table(figures: Sequence[Figure], out=sys.stdout) -> None:  # type: ign
         met = {None: "", True: "yes", False: "NO"}[f.met]
         ratio = "" if f.ratio is None else f"{f.ratio:.2f}"
         floor = "" if f.floor is None else f"{_fmt(f.floor)} ({f.floor_name})"
-        rows.append((f.bench, f.name, _fmt(f.value), f.unit, f.spread, floor, ratio, target,
-                     met))
+        row: tuple[str, ...] = (f.bench, f.name, _fmt(f.value), f.unit, f.spread, floor, ratio,
+                                target, met)
+        if with_peer:
+            row += (_fmt(f.peer), "" if f.peer_ratio is None else f"{f.peer_ratio:.2f}")
+        rows.append(row)
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(head))]
     for index, row in enumerate(rows):
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(),
@@ -242,23 +274,36 @@ def _mariadb(sql: str) -> None:
 
 
 class Wire:
-    """A raw API connection (``tcp`` or ``unix``), logged in as admin."""
+    """A raw API connection, logged in (``admin``/``admin`` unless told otherwise).
 
-    def __init__(self, node: Node, transport: str = "unix", timeout: float = 120.0) -> None:
-        if transport == "tcp":
-            self.sock = socket.create_connection(("127.0.0.1", node.api_port), timeout)
+    ``target`` is a node (``transport`` says which of its listeners) or an address
+    (``tcp://`` or ``unix://``, e.g. an evQueue peer's). A server with authentication
+    disabled greets with ``<ready>`` at once and is not sent a login.
+    """
+
+    def __init__(self, target: Node | Address, transport: str = "unix",
+                 timeout: float = 120.0, *, user: str = "admin",
+                 password: str = "admin") -> None:
+        if isinstance(target, Node):
+            target = (TcpAddress("127.0.0.1", target.api_port) if transport == "tcp"
+                      else UnixAddress(target.socket_path))
+        if isinstance(target, TcpAddress):
+            self.sock = socket.create_connection((target.host, target.port), timeout)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         else:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.settimeout(timeout)
-            self.sock.connect(node.socket_path)
+            self.sock.connect(target.path)
         self.buffer = b""
-        challenge = self._line().split(b'challenge="', 1)[1].split(b'"', 1)[0].decode()
-        key = hashlib.sha1(b"admin").digest()
+        greeting = self._line()
+        if greeting.startswith(b"<ready"):
+            return
+        challenge = greeting.split(b'challenge="', 1)[1].split(b'"', 1)[0].decode()
+        key = hashlib.sha1(password.encode()).digest()
         answer = hmac.new(key, bytes.fromhex(challenge), hashlib.sha1).hexdigest()
-        self.sock.sendall(f"<auth response='{answer}' user='admin'/>".encode())
+        self.sock.sendall(f"<auth response='{answer}' user='{user}'/>".encode())
         if OK not in self._line():
-            raise RuntimeError("login refused")
+            raise RuntimeError(f"login refused to {user!r}")
 
     def _line(self) -> bytes:
         """The next message: up to a newline that follows the end of a root element (text
@@ -328,7 +373,41 @@ def one_task_workflow(path: str = "/bin/true", queue: str = "q") -> str:
             f"queue='{queue}'/></tasks></job></subjobs></workflow>")
 
 
-class BenchNode(Node):
+class ApiHelpers:
+    """What a benchmark asks of a node through its API (a :class:`BenchNode` or a peer):
+    ``wire`` is its cached admin connection."""
+
+    wire: Wire
+
+    def connect(self) -> Wire:
+        """A new admin connection (the cached one is ``wire``)."""
+        raise NotImplementedError
+
+    def queue(self, name: str, concurrency: int) -> None:
+        """Create a fifo queue."""
+        self.wire.call(f"<queue action='create' name='{name}' concurrency='{concurrency}' "
+                       f"scheduler='fifo' dynamic='no'/>")
+
+    def workflow(self, name: str, xml: str) -> None:
+        """Create a workflow."""
+        content = base64.b64encode(xml.encode()).decode()
+        self.wire.call(f"<workflow action='create' name='{name}' content='{content}'/>")
+
+    def running(self) -> int:
+        """How many instances run on the node."""
+        line = self.wire.call(b"<status action='query' type='workflows' limit='1'/>")
+        return int(line.split(b'count="', 1)[1].split(b'"', 1)[0])
+
+    def wait_idle(self, timeout: float = 600, interval: float = 0.01) -> None:
+        """Poll until no instance runs."""
+        deadline = time.monotonic() + timeout
+        while self.running():
+            if time.monotonic() > deadline:
+                raise TimeoutError("instances still running")
+            time.sleep(interval)
+
+
+class BenchNode(ApiHelpers, Node):
     """A node for benchmarks: quiet logs, a lean admin client, helpers to define things."""
 
     def __init__(self, directory: Path, *, db_url: str | None = None,
@@ -367,6 +446,10 @@ class BenchNode(Node):
             self._wire = Wire(self)
         return self._wire
 
+    def connect(self) -> Wire:
+        """A new admin connection on the unix socket."""
+        return Wire(self)
+
     def close(self) -> None:
         """Stop the node (SIGTERM) and remove its IPC queue."""
         if self._wire is not None:
@@ -385,29 +468,6 @@ class BenchNode(Node):
             with contextlib.suppress(OSError):
                 self._wire.sock.close()
             self._wire = None
-
-    def queue(self, name: str, concurrency: int) -> None:
-        """Create a fifo queue."""
-        self.wire.call(f"<queue action='create' name='{name}' concurrency='{concurrency}' "
-                       f"scheduler='fifo' dynamic='no'/>")
-
-    def workflow(self, name: str, xml: str) -> None:
-        """Create a workflow."""
-        content = base64.b64encode(xml.encode()).decode()
-        self.wire.call(f"<workflow action='create' name='{name}' content='{content}'/>")
-
-    def running(self) -> int:
-        """How many instances run on the node."""
-        line = self.wire.call(b"<status action='query' type='workflows' limit='1'/>")
-        return int(line.split(b'count="', 1)[1].split(b'"', 1)[0])
-
-    def wait_idle(self, timeout: float = 600, interval: float = 0.01) -> None:
-        """Poll until no instance runs."""
-        deadline = time.monotonic() + timeout
-        while self.running():
-            if time.monotonic() > deadline:
-                raise TimeoutError("instances still running")
-            time.sleep(interval)
 
     def task_script(self, name: str, body: str, shell: str = "/bin/sh") -> str:
         """Write an executable script in the node's directory; return its path."""

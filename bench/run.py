@@ -1,12 +1,17 @@
 """Run every benchmark and print one table, then one JSON line per figure.
 
-``python bench/run.py [--full] [--only B1,B5,…] [--runs N] [--json FILE]``
+``python bench/run.py [--full | --tiny] [--only B1,B5,…] [--runs N] [--json FILE]
+[--peer unix:///path | tcp://host:port]``
 
 Each benchmark starts real nodes (``python -m evqueue``) in temporary directories and
 measures its raw floor in the same run. By default the workloads are sized so that the whole
 set runs in under 15 minutes on 2 cores (``--quick`` says the same); ``--full`` runs the full
 workloads (B8 at 1 M rows). Where the machine is shared the best run and the spread are what
-to read.
+to read. ``--tiny`` runs a few requests of B1 (SQLite, level 2), B2 and B5, and short floors:
+it checks that the benchmarks work, its figures mean nothing.
+
+With ``--peer`` (or ``$EVQUEUE_BENCH_PEER``) B1, B2 and B5 also run on that evQueue (see
+``evqueue_peer.py``), and their figures are printed with the peer's and evqueue / peer.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import b1_throughput
 import b2_chain
@@ -28,19 +34,31 @@ import b8_history
 import b9_footprint
 import peers
 from common import Figure, print_table
+from evqueue_peer import Peer, add_peer_arguments, peer_from_arguments
 from floors import commit_floor, interpreter_floor, spawn_floor
 
-__all__ = ["BENCHES", "machine", "main"]
+__all__ = ["BENCHES", "Options", "machine", "main"]
 
-BENCHES: dict[str, Callable[[bool, int], list[Figure]]] = {
-    "B1": lambda quick, runs: b1_throughput.run(quick, runs),
-    "B2": lambda quick, runs: b2_chain.run(quick, max(runs, 3)),
-    "B3": lambda quick, runs: b3_fanout.run(quick, runs),
-    "B5": lambda quick, runs: b5_api.run(quick, runs),
-    "B6": lambda quick, runs: b6_recovery.run(quick, runs),
-    "B8": lambda quick, runs: b8_history.run(quick, 20),
-    "B9": lambda quick, runs: b9_footprint.run(quick, runs),
-    "peers": lambda quick, runs: peers.run(quick, 1 if quick else runs),
+
+@dataclass(frozen=True)
+class Options:
+    """How the benchmarks run: workload size, runs per figure, the evQueue peer if any."""
+
+    quick: bool = True
+    runs: int = 2
+    tiny: bool = False
+    peer: Peer | None = None
+
+
+BENCHES: dict[str, Callable[[Options], list[Figure]]] = {
+    "B1": lambda o: b1_throughput.run(o.quick, o.runs, peer=o.peer, tiny=o.tiny),
+    "B2": lambda o: b2_chain.run(o.quick, max(o.runs, 3), peer=o.peer, tiny=o.tiny),
+    "B3": lambda o: b3_fanout.run(o.quick, o.runs),
+    "B5": lambda o: b5_api.run(o.quick, o.runs, peer=o.peer, tiny=o.tiny),
+    "B6": lambda o: b6_recovery.run(o.quick, o.runs),
+    "B8": lambda o: b8_history.run(o.quick, 20),
+    "B9": lambda o: b9_footprint.run(o.quick, o.runs),
+    "peers": lambda o: peers.run(o.quick, 1 if o.quick else o.runs),
 }
 
 
@@ -59,19 +77,20 @@ def machine() -> str:
             f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
 
-def floors() -> list[Figure]:
-    """The raw floors every figure is read against."""
+def floors(tiny: bool = False) -> list[Figure]:
+    """The raw floors every figure is read against (``tiny``: short, SQLite only)."""
     from common import backend_available, scratch_database, temp_directory
 
+    scale = 10 if tiny else 1
     figures = [
         Figure("floor", "spawn+reap /bin/true, 1 thread", "1/s",
-               [spawn_floor(500) for _ in range(3)]),
+               [spawn_floor(500 // scale) for _ in range(3)]),
         Figure("floor", "spawn+reap /bin/true, 16 in flight", "1/s",
-               [spawn_floor(1000, 16) for _ in range(3)]),
-        Figure("floor", "new Python interpreter", "s", [interpreter_floor()],
+               [spawn_floor(1000 // scale, 16) for _ in range(3)]),
+        Figure("floor", "new Python interpreter", "s", [interpreter_floor(2 if tiny else 5)],
                higher_is_better=False),
     ]
-    for backend in ("sqlite", "postgresql", "mariadb"):
+    for backend in ("sqlite",) if tiny else ("sqlite", "postgresql", "mariadb"):
         reason = backend_available(backend)
         if reason:
             figures.append(Figure("floor", f"one-row commits, {backend}", "1/s", [],
@@ -81,7 +100,7 @@ def floors() -> list[Figure]:
         for _ in range(2):
             with temp_directory("floor") as directory, \
                     scratch_database(backend, directory) as url:
-                runs.append(commit_floor(url, 2000, directory))
+                runs.append(commit_floor(url, 2000 // scale, directory))
         figures.append(Figure("floor", f"one-row commits, {backend}", "1/s", runs))
     return figures
 
@@ -95,18 +114,25 @@ def main(argv: list[str] | None = None) -> int:
                       help="the full workloads (B8 at 1 M rows): half an hour or more")
     size.add_argument("--quick", action="store_true",
                       help="the default: workloads sized to run everything in under 15 min")
+    size.add_argument("--tiny", action="store_true",
+                      help="a few requests of B1 (SQLite), B2, B5: checks the benchmarks work")
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(BENCHES))
     parser.add_argument("--runs", type=int, default=2, help="runs per figure (best is kept)")
     parser.add_argument("--json", default="", help="also write the JSON lines to this file")
+    add_peer_arguments(parser)
     args = parser.parse_args(argv)
+    options = Options(quick=not args.full, runs=args.runs, tiny=args.tiny,
+                      peer=peer_from_arguments(args))
     selected = [name.strip() for name in args.only.split(",") if name.strip()] or list(BENCHES)
     print(f"# machine: {machine()}", flush=True)
-    figures = floors()
+    if options.peer is not None:
+        print(f"# peer: {options.peer}", flush=True)
+    figures = floors(args.tiny)
     failed = False
     for name in selected:
         started = time.perf_counter()
         try:
-            figures += BENCHES[name](not args.full, args.runs)
+            figures += BENCHES[name](options)
         except Exception as exc:  # one failed benchmark must not hide the others' figures
             failed = True
             traceback.print_exc()
