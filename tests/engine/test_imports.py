@@ -34,6 +34,7 @@ def test_engine_module_imports_no_storage_and_nothing_above(path: Path) -> None:
     ("evqueue.protocol", True),
     ("evqueue.storage.database.Database", True),
     ("evqueue.times.format_time", False),
+    ("evqueue.attributes.parse_cxx_bool", False),
     ("evqueue.errors.UnknownInstance", False),
     ("evqueue.model.xpath.evaluate_nodes", False),
 ])

@@ -49,6 +49,13 @@ class TestCommand:
         assert (command.wd, command.merge_stderr, command.use_agent) == ("/tmp", True, False)
         assert (command.host, command.user) == ("", "")
 
+    @pytest.mark.parametrize(("value", "flag"), [("yes", True), ("no", False), ("1", True),
+                                                 ("0", False), ("2", True), (" 0", False)])
+    def test_booleans_are_read_as_evqueue_reads_them(self, value, flag):
+        command, _ = command_of(f'<task name="t" path="/x" queue="default" '
+                                f'merge-stderr="{value}" use-agent="{value}"/>')
+        assert (command.merge_stderr, command.use_agent) == (flag, flag)
+
     def test_instance_host_and_user(self):
         d = Driver(make_instance(wf('<task name="t" path="/x" queue="default"/>'),
                                  {"p": "P", "h": "H"}, host="far", user="bob")).start()
@@ -77,6 +84,9 @@ class TestCommand:
         ('output-method="JSON"', "Task execution : Unknown output method JSON"),
         ('type="SCRIPT" host="far"',
          "Task execution : Script tasks cannot be remote without using evQueue agent"),
+        ('merge-stderr="true"',
+         "Task execution : Attribute 'merge-stderr' has invalid boolean value"),
+        ('use-agent="Yes"', "Task execution : Attribute 'use-agent' has invalid boolean value"),
     ])
     def test_unusable_task(self, attributes, message):
         d = Driver(make_instance(wf(f'<task name="t" path="/x" queue="default" {attributes}>'

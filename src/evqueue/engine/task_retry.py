@@ -20,6 +20,7 @@ import datetime
 
 from lxml import etree
 
+from evqueue.attributes import parse_cxx_int
 from evqueue.engine.actions import ArmRetry
 from evqueue.engine.instance_state import InstanceState
 from evqueue.errors import InvalidParameter
@@ -83,7 +84,7 @@ def _next_level(st: InstanceState, task: etree._Element, name: str) -> tuple[int
 
 
 def _int(value: str | None) -> int:
-    try:
-        return int(value) if value is not None else 0
-    except ValueError:
-        return 0
+    """An integer task attribute read as evQueue reads it (:mod:`evqueue.attributes`); 0 when
+    absent or not an integer (evQueue throws there: no retry is the safe reading)."""
+    number = parse_cxx_int(value) if value is not None else None
+    return 0 if number is None else number

@@ -29,6 +29,7 @@ from decimal import Decimal
 
 from lxml import etree
 
+from evqueue.attributes import parse_cxx_bool
 from evqueue.engine.actions import TaskCommand
 from evqueue.engine.conditions import handle_condition, handle_loop
 from evqueue.engine.instance_state import InstanceState
@@ -62,7 +63,6 @@ __all__ = [
 ]
 
 _BRACES = re.compile(r"\{[^}]+\}")
-_TRUE = ("yes", "true", "1")
 _DYNAMIC_ATTRIBUTES = (
     ("host", "Error computing dynamic host"),
     ("queue_host", "Error computing dynamic queue host"),
@@ -213,8 +213,9 @@ def build_command(st: InstanceState, task: etree._Element) -> TaskCommand:
     """The command that runs *task*, from its computed attributes and inputs.
 
     Raises:
-        TaskSetupError: unknown type, parameters mode or output method; a remote SCRIPT task
-            without agent; an empty or unparsable path.
+        TaskSetupError: unknown type, parameters mode or output method; a ``use-agent`` or
+            ``merge-stderr`` that is not evQueue's boolean (``yes``, ``no``, an integer); a
+            remote SCRIPT task without agent; an empty or unparsable path.
     """
     task_type = task.get("type", "BINARY")
     if task_type not in ("BINARY", "SCRIPT"):
@@ -225,7 +226,7 @@ def build_command(st: InstanceState, task: etree._Element) -> TaskCommand:
     method = task.get("output-method", "TEXT")
     if method not in ("TEXT", "XML"):
         raise TaskSetupError(f"Unknown output method {method}")
-    use_agent = task.get("use-agent", "no").lower() in _TRUE
+    use_agent = _flag(task, "use-agent")
     host, user = _remote(st.root, task)
     if task_type == "SCRIPT" and host and not use_agent:
         raise TaskSetupError("Script tasks cannot be remote without using evQueue agent")
@@ -265,7 +266,7 @@ def build_command(st: InstanceState, task: etree._Element) -> TaskCommand:
         host=host,
         user=user,
         use_agent=use_agent,
-        merge_stderr=task.get("merge-stderr", "no").lower() in _TRUE,
+        merge_stderr=_flag(task, "merge-stderr"),
     )
 
 
@@ -299,6 +300,18 @@ def split_path(path: str, environ: Mapping[str, str]) -> list[str] | None:
     if not words:
         raise TaskSetupError(EXPANSION_ERROR)
     return words
+
+
+def _flag(task: etree._Element, name: str) -> bool:
+    """A boolean task attribute read as evQueue reads it (:mod:`evqueue.attributes`); false
+    when absent."""
+    value = task.get(name)
+    if value is None:
+        return False
+    flag = parse_cxx_bool(value)
+    if flag is None:
+        raise TaskSetupError(f"Attribute '{name}' has invalid boolean value")
+    return flag
 
 
 def _remote(root: etree._Element, task: etree._Element) -> tuple[str, str]:

@@ -6,7 +6,8 @@ Rules:
   message: the root element name (``group``), its ``action`` attribute, all root attributes as
   strings, the ``<parameter name=… value=…/>`` children of the root, and the lxml element
   itself for handlers that need deeper content. It is immutable and checked when built.
-- The typed accessors follow evQueue's ``XMLMessage`` exactly (protocol.md §3.1):
+- The typed accessors follow evQueue's ``XMLMessage`` exactly (protocol.md §3.1), reading values
+  with :mod:`evqueue.attributes` (the engine reads task attributes with it too):
 
   - integers are read like C++ ``std::stoi`` / ``std::stoll``: leading whitespace and a sign
     are accepted, reading stops at the first non-digit (``'2abc'`` is 2), and a value with no
@@ -20,7 +21,6 @@ Rules:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,6 +28,7 @@ from typing import Final, TypeVar, overload
 
 from lxml import etree
 
+from evqueue.attributes import parse_cxx_bool, parse_cxx_int
 from evqueue.errors import InvalidBoolean, InvalidInteger, MissingParameter
 
 __all__ = ["REQUIRED", "Command", "parse_cxx_int"]
@@ -45,32 +46,9 @@ class _Required:
 #: Default of the accessors meaning "raise MissingParameter when absent".
 REQUIRED: Final = _Required()
 
-# What std::stoi accepts before giving up: C isspace(), an optional sign, ASCII decimal digits.
-_CXX_INT = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
 #: Up to this many attributes, ``dict(element.attrib)`` beats an XPath walk.
 _FEW_ATTRIBUTES = 64
 _ALL_ATTRIBUTES = etree.XPath("@*")
-_INT32 = (-(2**31), 2**31 - 1)
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-def parse_cxx_int(text: str, bits: int = 32) -> int | None:
-    """Read an integer the way C++ ``std::stoi`` (32 bits) or ``std::stoll`` (64) does.
-
-    Args:
-        text: the attribute value.
-        bits: 32 or 64, the width of the C++ integer type.
-
-    Returns:
-        The value, or None where the C++ function would throw (no leading number, or out of
-        range).
-    """
-    match = _CXX_INT.match(text)
-    if match is None:
-        return None
-    value = int(match.group(1))
-    low, high = _INT32 if bits == 32 else _INT64
-    return value if low <= value <= high else None
 
 
 def _qualified(name: str, nsmap: Mapping[str | None, str]) -> str:
@@ -257,14 +235,10 @@ class Command:
         value = self.attrs.get(name)
         if value is None:
             return self._absent(name, default)
-        if value == "yes":
-            return True
-        if value == "no":
-            return False
-        number = parse_cxx_int(value)
-        if number is None:
+        result = parse_cxx_bool(value)
+        if result is None:
             raise InvalidBoolean.attribute(name)
-        return number != 0
+        return result
 
     def _get_integer(self, name: str, default: object, bits: int) -> object:
         value = self.attrs.get(name)
