@@ -1,0 +1,3 @@
+#!/bin/sh
+# Echoes its standard input.
+cat
