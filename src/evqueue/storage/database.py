@@ -13,8 +13,11 @@ Rules:
   ``BEGIN IMMEDIATE``: the write lock is taken up front, so two processes writing at once
   wait for each other instead of failing with "database is locked" when a reader upgrades.
   Writers of one process queue on an ``asyncio.Lock`` rather than spin in SQLite's busy
-  handler. ``synchronous=NORMAL``: a commit survives a crash of the process, and the file
-  stays consistent after a power loss (the last commits may be lost then).
+  handler, and share one connection kept open between their transactions (a pool checkout,
+  a connection object and its options cost more than a small transaction's statements); it
+  is dropped after any failure and opened again by the next writer.
+  ``synchronous=NORMAL``: a commit survives a crash of the process, and the file stays
+  consistent after a power loss (the last commits may be lost then).
 * A database server across the network is waited for a bounded time: connecting gives up
   after a few seconds and a silently cut link is noticed within seconds
   (:mod:`evqueue.storage.network`), so a node cut off from its store reports the failure
@@ -135,6 +138,7 @@ class Database:
         self._memory = self._sqlite and engine.url.database in (None, "", ":memory:")
         self._write_lock = asyncio.Lock()
         self._memory_lock = asyncio.Lock()
+        self._writer: AsyncConnection | None = None  # SQLite: kept between write transactions
 
     @classmethod
     async def open(cls, url: str | URL, *, echo: bool = False) -> Database:
@@ -176,6 +180,7 @@ class Database:
 
     async def close(self) -> None:
         """Close every pooled connection."""
+        await self._drop_writer()
         await self._engine.dispose()
 
     # --- transactions --------------------------------------------------------------------
@@ -221,12 +226,34 @@ class Database:
 
     async def _once(self, work: Work[T], write: bool) -> T:
         if self._sqlite and (write or self._memory):
-            async with self._write_lock, self._connect() as conn:
-                conn = await conn.execution_options(**{_WRITE_OPTION: True})
-                async with conn.begin():
-                    return await work(conn)
+            async with self._write_lock:
+                conn = self._writer
+                if conn is None or conn.closed or conn.invalidated:
+                    conn = await self._open_writer()
+                try:
+                    async with conn.begin():
+                        return await work(conn)
+                except BaseException:
+                    # The connection may be in any state now: the next writer opens another.
+                    await self._drop_writer()
+                    raise
         async with self._connect() as conn, conn.begin():
             return await work(conn)
+
+    async def _open_writer(self) -> AsyncConnection:
+        conn = self._engine.connect()
+        try:
+            await conn.start()
+        except OSError as exc:
+            raise _ConnectError(str(exc) or "no connection") from exc
+        self._writer = await conn.execution_options(**{_WRITE_OPTION: True})
+        return self._writer
+
+    async def _drop_writer(self) -> None:
+        conn, self._writer = self._writer, None
+        if conn is not None:
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await conn.close()
 
     # --- one-statement helpers -----------------------------------------------------------
 
