@@ -28,6 +28,8 @@ DOC = ROOT / "docs" / "workflows.md"
 QUOTED = re.compile(r"^`(examples/[^`]+)`:\n\n```[\w-]*\n(.*?)^```\n", re.M | re.S)
 #: The doc's set-up block (queues, retry schedule, every example workflow created).
 SETUP = re.compile(r"^```sh\n(evqueue-api queue create parallel.*?)^```\n", re.M | re.S)
+#: The doc's launch-and-query block.
+LAUNCH = re.compile(r"^```sh\n(evqueue-api --xml instance launch .*?)^```\n", re.M | re.S)
 
 FAKE_SSH = """#!/bin/sh
 # Stand-in for ssh: records its arguments, then runs the remote command here with sh -c.
@@ -93,14 +95,29 @@ def node(tmp_path_factory):
         "processmanager.monitor.ssh_path": str(ssh)}))
     try:
         (setup,) = SETUP.findall(doc_text())
-        env = {**os.environ, "EVQUEUE_API_CONNECT": f"unix://{node.socket_path}",
-               "EVQUEUE_API_USER": "admin", "EVQUEUE_API_PASSWORD": "admin",
-               "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-        subprocess.run(["bash", "-e", "-c", setup], cwd=ROOT, env=env, check=True,
-                       capture_output=True, timeout=120)
+        shell(node, setup)
         yield node
     finally:
         node.close()
+
+
+def shell(node: EngineNode, script: str) -> str:
+    """Run ``script`` with bash from the top of the tree, evqueue-api set for ``node``."""
+    env = {**os.environ, "EVQUEUE_API_CONNECT": f"unix://{node.socket_path}",
+           "EVQUEUE_API_USER": "admin", "EVQUEUE_API_PASSWORD": "admin",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    return subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True, timeout=120).stdout
+
+
+def test_the_doc_launch_and_query_commands_work(node):
+    (block,) = LAUNCH.findall(doc_text())
+    launch, query = block.splitlines()
+    answer = etree.fromstring(shell(node, launch).strip())
+    instance_id = answer.get("workflow-instance-id")
+    assert instance_id
+    printed = shell(node, query.replace("ID", instance_id))
+    assert "Dear Ada," in printed and "[two words]" in printed
 
 
 def run(node: EngineNode, workflow: str, **parameters: str) -> etree._Element:
@@ -222,7 +239,8 @@ def check_loops(node):
                                                           ["[gzip]", "[b.log]"]]
     assert sorted(lines(t)[1] for t in tasks(instance, "sum")) == [
         "[a.log]", "[b.log]", "[empty.log]"]
-    assert lines(task(instance, "tar")) == ["[tar]", "[a.log]", "[empty.log]", "[b.log]"]
+    assert lines(task(instance, "tar")) == [
+        "[tar]", "[--verbose]", "[a.log]", "[empty.log]", "[b.log]"]
     assert instance.get("errors") == "0"
 
 
