@@ -34,6 +34,7 @@ from evqueue.engine.actions import TaskCommand
 from evqueue.engine.conditions import handle_condition, handle_loop
 from evqueue.engine.instance_state import InstanceState
 from evqueue.engine.statuses import Status
+from evqueue.model.workflow import DYNAMIC_ATTRIBUTES, DYNAMIC_PART
 from evqueue.model.xpath import (
     AttrRef,
     ContextItem,
@@ -62,12 +63,12 @@ __all__ = [
     "value_text",
 ]
 
-_BRACES = re.compile(r"\{[^}]+\}")
-_DYNAMIC_ATTRIBUTES = (
-    ("host", "Error computing dynamic host"),
-    ("queue_host", "Error computing dynamic queue host"),
-    ("user", "Error computing dynamic user"),
-)
+#: What a failed dynamic attribute says, by attribute (every one of DYNAMIC_ATTRIBUTES).
+_DYNAMIC_ERRORS = {
+    "host": "Error computing dynamic host",
+    "queue_host": "Error computing dynamic queue host",
+    "user": "Error computing dynamic user",
+}
 
 
 class TaskSetupError(Exception):
@@ -81,14 +82,14 @@ def replace_values(st: InstanceState, task: etree._Element, context: ContextItem
         EvaluationFailed: an expression failed (recorded on the task or the input).
     """
     scope = Scope.for_node(task, now=st.now)
-    for attribute, what in _DYNAMIC_ATTRIBUTES:
+    for attribute in DYNAMIC_ATTRIBUTES:
         value = task.get(attribute)
         if value is None:
             continue
         try:
             task.set(attribute, expand_braces(st, value, context, scope))
         except XPathError as exc:
-            st.fail(task, what, exc)
+            st.fail(task, _DYNAMIC_ERRORS[attribute], exc)
     for element in list(task.iterchildren("input", "stdin", "script")):
         _replace_value(st, element, context, scope)
 
@@ -101,7 +102,7 @@ def expand_braces(st: InstanceState, value: str, context: ContextItem, scope: Sc
     """
 
     def substitute(match: re.Match[str]) -> str:
-        expression = match.group(0)[1:-1]
+        expression = match.group(1)
         try:
             first = evaluate_first(st.tree.xpath, expression, context, scope)
         except XPathError as exc:
@@ -114,7 +115,7 @@ def expand_braces(st: InstanceState, value: str, context: ContextItem, scope: Sc
             raise XPathError("Evaluation result is not a node")
         return string_value(first)
 
-    return _BRACES.sub(substitute, value)
+    return DYNAMIC_PART.sub(substitute, value)
 
 
 def _replace_value(

@@ -44,6 +44,7 @@ from evqueue.model.document import parse_xml, validate_against
 
 __all__ = [
     "DYNAMIC_ATTRIBUTES",
+    "DYNAMIC_PART",
     "WorkflowDefinition",
     "XPATH_ATTRIBUTES",
     "XPathCheck",
@@ -69,8 +70,9 @@ XPATH_ATTRIBUTES: dict[str, tuple[str, ...]] = {
 #: Task attributes whose ``{…}`` parts are XPath expressions evaluated before queueing (§1.7).
 DYNAMIC_ATTRIBUTES: tuple[str, ...] = ("host", "queue_host", "user")
 
-# evQueue's own pattern for the dynamic parts of an attribute (DOMDocument::ExpandXPathAttribute).
-_DYNAMIC_PART = re.compile(r"\{([^}]+)\}")
+#: evQueue's pattern for the dynamic parts of an attribute (``DOMDocument::ExpandXPathAttribute``):
+#: group 1 is the expression; checked here, evaluated by the engine.
+DYNAMIC_PART = re.compile(r"\{([^}]+)\}")
 
 
 class WorkflowDefinition:
@@ -233,7 +235,7 @@ def iter_expressions(root: etree._Element) -> Iterator[tuple[etree._Element, str
                 yield element, attribute, value
         if element.tag == "task":
             for attribute in DYNAMIC_ATTRIBUTES:
-                for match in _DYNAMIC_PART.finditer(element.get(attribute, "")):
+                for match in DYNAMIC_PART.finditer(element.get(attribute, "")):
                     yield element, attribute, match.group(1)
 
 
