@@ -62,6 +62,11 @@ class _ConfigLike(Protocol):
     def path(self, key: str) -> str: ...
 
 
+def _file_prefix(node: str) -> str:
+    """The node name as per-task file names carry it (``[A-Za-z0-9._-]``, others become ``_``)."""
+    return _UNSAFE_NAME_CHARS.sub("_", node) or "_"
+
+
 def task_file(directory: str, node: str, tid: int, suffix: str) -> str:
     """Name of a per-task file, unique per node.
 
@@ -74,8 +79,7 @@ def task_file(directory: str, node: str, tid: int, suffix: str) -> str:
     Returns:
         ``<directory>/<node>-<tid>.<suffix>``.
     """
-    safe_node = _UNSAFE_NAME_CHARS.sub("_", node) or "_"
-    return os.path.join(directory, f"{safe_node}-{tid}.{suffix}")
+    return os.path.join(directory, f"{_file_prefix(node)}-{tid}.{suffix}")
 
 
 def tids_with_output(directory: str, node: str) -> set[int]:
@@ -93,8 +97,7 @@ def tids_with_output(directory: str, node: str) -> set[int]:
     Returns:
         The tids found (none when the directory cannot be read).
     """
-    safe_node = _UNSAFE_NAME_CHARS.sub("_", node) or "_"
-    pattern = re.compile(re.escape(safe_node) + r"-([0-9]+)\.(?:stdout|stderr|log|status)")
+    pattern = re.compile(re.escape(_file_prefix(node)) + r"-([0-9]+)\.(?:stdout|stderr|log|status)")
     try:
         with os.scandir(directory) as entries:
             return {int(match.group(1)) for entry in entries
