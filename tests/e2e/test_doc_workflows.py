@@ -314,9 +314,20 @@ def check_queues(node):
     assert all(overlap(a, b) for i, a in enumerate(parallel) for b in parallel[i + 1:])
 
 
+def check_dynamic(node):
+    instance = run(node, "dynamic")
+    runs = tasks(instance, "deploy")
+    assert [t.get("host") for t in runs] == ["web1", "web2", "web1"]
+    first, web2, second = runs
+    assert not overlap(first, second), "one task at a time per host"
+    assert overlap(web2, first), "hosts do not wait for each other"
+    assert instance.get("errors") == "0"
+
+
 #: Each example's check, by file name.
 OUTCOMES = {
     "attributes.xml": check_attributes, "conditions.xml": check_conditions,
+    "dynamic.xml": check_dynamic,
     "functions.xml": check_functions, "hello.xml": check_hello, "inputs.xml": check_inputs,
     "jobs.xml": check_jobs, "loops.xml": check_loops, "outputs.xml": check_outputs,
     "queues.xml": check_queues, "remote.xml": check_remote, "retries.xml": check_retries,
