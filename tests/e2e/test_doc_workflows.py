@@ -342,3 +342,32 @@ def test_example_gives_the_documented_outcome(node, name, tmp_path_factory):
         check(node, tmp_path_factory)
     else:
         check(node)
+
+
+# -- what each savepoint level keeps (the doc's table) -----------------------------------------
+
+
+@pytest.mark.parametrize("level", [0, 1, 3])
+def test_savepoint_level_keeps_what_the_doc_says(tmp_path, level):
+    node = started(EngineNode(tmp_path / "node", settings={
+        "processmanager.tasks.directory": str(EXAMPLES / "tasks"),
+        "workflowinstance.savepoint.level": str(level)}))
+    try:
+        node.workflow("attributes", (EXAMPLES / "workflows" / "attributes.xml").read_text())
+        answer = node.launch("attributes", {"customer": "acme"}, mode="synchronous", timeout=30)
+        instance_id = answer.get("workflow-instance-id")
+        history = [r.get("id") for r in node.exec("<instances action='list'/>")]
+        by_attribute = node.exec("<instances action='list' customattribute_customer='acme'/>")
+        stored = node.savepoint(int(instance_id))
+    finally:
+        node.close()
+    if level == 0:  # nothing: no history
+        assert history == [] and stored is None
+    elif level == 1:  # the whole instance, without custom attributes and tags
+        assert history == [instance_id]
+        assert stored is not None and stored.get("status") == "TERMINATED"
+        assert len(by_attribute) == 0
+    else:
+        assert history == [instance_id] and stored.get("status") == "TERMINATED"
+        assert [r.get("id") for r in by_attribute] == [instance_id]
+        assert [t.get("label") for t in by_attribute[0].find("tags")] == ["invoiced"]
