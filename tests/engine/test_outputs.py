@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 
 from evqueue.engine import Spilled, TaskResult
 from evqueue.engine.outputs import xml_safe
@@ -62,9 +63,10 @@ def test_failed_xml_task_output_is_text():
 
 @pytest.mark.parametrize("stdout", [
     '<!DOCTYPE r [<!ENTITY e "boom">]><r>&e;</r>',
-    '<!DOCTYPE r SYSTEM "file:///etc/hostname"><r/>',
+    '<!DOCTYPE r [<!ENTITY e "boom">]><r/>',
+    '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "svg11.dtd"><svg>&nbsp;</svg>',
 ])
-def test_an_xml_output_with_a_doctype_is_invalid(stdout):
+def test_an_xml_output_with_an_entity_is_invalid(stdout):
     # an entity could neither be expanded (no DTD is read) nor kept: the savepoint would not
     # parse again
     d = held('<task name="t" path="x" queue="default" output-method="XML"/>')
@@ -72,6 +74,21 @@ def test_an_xml_output_with_a_doctype_is_invalid(stdout):
     task = d.task("t")
     assert (task.get("status"), task.get("error")) == ("ABORTED", "Invalid XML returned")
     assert task.find("output").text == stdout
+
+
+@pytest.mark.parametrize("stdout", [
+    '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" '
+    '"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd"><svg><g>x</g></svg>',
+    '<!DOCTYPE svg SYSTEM "file:///etc/hostname"><svg><g>x</g></svg>',
+])
+def test_an_xml_output_naming_a_dtd_is_read_without_it(stdout):
+    # Graphviz SVG, plists: the DTD is named, never read; the output is kept without it
+    d = held('<task name="t" path="x" queue="default" output-method="XML"/>')
+    end(d, TaskResult(0, stdout, "", None))
+    task = d.task("t")
+    assert task.get("status") == "TERMINATED" and task.get("error") is None
+    assert task.findtext("output/svg/g") == "x"
+    assert "DOCTYPE" not in etree.tostring(d.instance.root).decode()
 
 
 def test_an_xml_output_is_read_as_text_whatever_encoding_it_declares():

@@ -7,9 +7,10 @@ go, ``progression`` becomes 100, and these are appended to the task, in this ord
     <stderr>…</stderr>   (when stderr could be read)
     <log>…</log>         (when present)
 
-* retval 0 and ``output-method="XML"``: stdout must be one well-formed document without a
-  DOCTYPE (:func:`evqueue.model.document.parse_xml`: an entity could neither be expanded nor be
-  kept in the instance), whose root becomes the output's child (``method="xml"``); otherwise
+* retval 0 and ``output-method="XML"``: stdout must be one well-formed document without an
+  entity (:func:`evqueue.model.document.parse_xml`: an entity could neither be expanded nor be
+  kept in the instance; a DOCTYPE that declares none is ignored), whose root becomes the
+  output's child (``method="xml"``); otherwise
   the task is ABORTED "Invalid XML returned", the output is kept as text and one error is
   counted.
 * retval ≠ 0: the output is text; a cancelling instance records "Won't retry because workflow is
@@ -88,7 +89,7 @@ def _parse_output(stdout: str | Spilled) -> etree._Element | None:
     if isinstance(stdout, Spilled) or not stdout.strip():
         return None
     try:
-        return parse_xml(stdout)
+        return parse_xml(stdout, allow_doctype=True)
     except (InvalidXml, ValueError):
         return None
 

@@ -4,6 +4,9 @@ retry schedules, and the engine's savepoints and task outputs.
 Rules:
 - Documents never load a DTD, expand an entity or touch the network; a document with a DOCTYPE
   is refused outright, so nothing a client sends can make the engine read a file or a URL.
+  Task outputs (``allow_doctype``) may name a DTD they do not declare anything in (an SVG, a
+  plist): the DOCTYPE is ignored, and an entity declaration or reference still refuses them, as
+  it could neither be expanded nor be kept in the instance XML.
 - ``str`` input is already text: its encoding declaration, if any, is ignored. ``bytes`` input
   is decoded as the document declares (UTF-8 by default).
 - Every failure is INVALID_XML. Grammar failures read ``<message> on line <n>``, one line per
@@ -35,12 +38,14 @@ def _safe_parser(encoding: str | None = None) -> etree.XMLParser:
     )
 
 
-def parse_xml(xml: str | bytes) -> etree._Element:
+def parse_xml(xml: str | bytes, *, allow_doctype: bool = False) -> etree._Element:
     """Parse a document safely: no DTD, no entities, no network.
 
     Args:
         xml: the document; ``str`` is taken as already decoded (any encoding declaration is
             ignored), ``bytes`` are decoded as the document declares (UTF-8 by default).
+        allow_doctype: accept a DOCTYPE that declares no entity (it is not read) when the
+            document holds no entity reference (task outputs).
 
     Returns:
         The root element.
@@ -57,8 +62,14 @@ def parse_xml(xml: str | bytes) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         raise InvalidXml(f"Invalid XML document : {exc}") from None
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    dtd = docinfo.internalDTD
+    if not (docinfo.doctype or dtd is not None):
+        return root
+    if not allow_doctype:
         raise InvalidXml("Invalid XML document : DOCTYPE is not allowed")
+    if (dtd is not None and next(dtd.iterentities(), None) is not None) or next(
+            root.iter(etree.Entity), None) is not None:
+        raise InvalidXml("Invalid XML document : entities are not allowed")
     return root
 
 
