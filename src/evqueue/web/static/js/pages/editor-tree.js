@@ -20,7 +20,7 @@ const tool = (label, fn, testid, title, kind = 'small') =>
     { kind, testid, title },
   );
 
-function taskFields(task, env, params) {
+export function taskFields(task, env, params) {
   const type = task.getAttribute('type') || 'BINARY';
   const f = (spec) => attrField(task, spec, env);
   const inputs = kids(task, 'input');

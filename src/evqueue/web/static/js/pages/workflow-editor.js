@@ -9,9 +9,12 @@
  *   so a line number in the engine's error points at the same line here ("Go to line").
  * - Leaving with unsaved changes asks first (route guard and beforeunload); Ctrl+S saves.
  * - Download/upload use evQueue's file shape <workflow name group comment><workflow>…</workflow></workflow>.
+ * - Every edit (graph, structure, XML) is recorded for undo/redo (Ctrl+Z, Ctrl+Y outside text
+ *   fields); undo restores the text and redraws the open tab.
  */
 
 import { errorBox, field } from '../forms.js';
+import { History } from '../graph/history.js';
 import { button, busy, h, replace, showError, tabs, toast } from '../ui.js';
 import {
   attrsOf,
@@ -19,13 +22,15 @@ import {
   buildCommand,
   child,
   childElements,
-  escapeXml,
   lineFromMessage,
   parseXml,
   XmlSyntaxError,
 } from '../wire.js';
+import { downloadWorkflow } from './editor-file.js';
+import { followEditorLists } from './editor-lists.js';
 import { renderStructure } from './editor-tree.js';
 import { definitionText, localProblems, NEW_WORKFLOW } from './workflow-doc.js';
+import { graphEditor } from './workflow-graph.js';
 import { notificationsView } from './workflow-notifications.js';
 
 /** Document of the inner definition of a `workflow get` reply or an exported file. */
@@ -43,6 +48,12 @@ export function mount(ctx) {
   let doc = parseXml(NEW_WORKFLOW);
   let text = definitionText(doc);
   let saved = id ? null : { text: '', name: '', group: '', comment: '' };
+  let parseTimer = null; // an XML edit waiting to be parsed
+  let syntaxShown = false; // the error box holds our own syntax error (not the engine's reply)
+  /** Parse the XML view's text now if it changed: a tab drawn from doc shows the last edit. */
+  const flushParse = () => {
+    if (parseTimer !== null) reparse();
+  };
   const env = {
     queues: ['default'],
     retrySchedules: [],
@@ -71,6 +82,10 @@ export function mount(ctx) {
     wrap: 'off',
   });
   const structureBox = h('div');
+  const graph = graphEditor(env, scope);
+  const history = new History();
+  const undoBtn = button('↶ Undo', () => travel(history.undo()), { testid: 'editor-undo', title: 'Undo (Ctrl+Z)' });
+  const redoBtn = button('↷ Redo', () => travel(history.redo()), { testid: 'editor-redo', title: 'Redo (Ctrl+Y)' });
   const saveBtn = button('Save', () => save(), {
     kind: 'primary',
     testid: 'editor-save',
@@ -86,9 +101,18 @@ export function mount(ctx) {
   const t = tabs(
     [
       {
+        id: 'graph',
+        label: 'Graph',
+        render: () => {
+          flushParse();
+          return doc ? graph.show(doc) : syntaxNote();
+        },
+      },
+      {
         id: 'structure',
         label: 'Structure',
         render: () => {
+          flushParse();
           drawStructure();
           return structureBox;
         },
@@ -96,7 +120,7 @@ export function mount(ctx) {
       { id: 'xml', label: 'XML', render: () => textarea },
       { id: 'notifications', label: 'Notifications', render: () => notificationsTab() },
     ],
-    { testid: 'editor-tabs', initial: ctx.query.view === 'xml' ? 'xml' : 'structure' },
+    { testid: 'editor-tabs', initial: ['xml', 'structure'].includes(ctx.query.view) ? ctx.query.view : 'graph' },
   );
 
   ctx.el.append(
@@ -105,6 +129,8 @@ export function mount(ctx) {
       { class: 'page-head' },
       title,
       dirtyMark,
+      undoBtn,
+      redoBtn,
       button('Download XML', download, { testid: 'editor-download' }),
       button('Upload XML…', () => upload.click(), { testid: 'editor-upload' }),
       upload,
@@ -143,7 +169,28 @@ export function mount(ctx) {
     name.value !== saved.name ||
     group.value !== saved.group ||
     comment.value !== saved.comment;
-  const markDirty = () => replace(dirtyMark, dirty() ? 'unsaved changes' : '');
+  const markDirty = () => {
+    replace(dirtyMark, dirty() ? 'unsaved changes' : '');
+    undoBtn.disabled = !history.canUndo();
+    redoBtn.disabled = !history.canRedo();
+  };
+
+  /** Go back (or forward) to a recorded text: the open tab is drawn again from it. */
+  function travel(next) {
+    if (next === null) return;
+    clearTimeout(parseTimer);
+    setText(next);
+    doc = parseXml(next);
+    if (syntaxShown) errors.clear();
+    syntaxShown = false;
+    t.select(t.current());
+  }
+
+  /** A text that starts a new history (loaded or uploaded). */
+  function startText(next) {
+    history.reset(next);
+    setText(next);
+  }
 
   function setText(next) {
     text = next;
@@ -152,16 +199,19 @@ export function mount(ctx) {
   }
 
   function structureChanged(structural) {
-    setText(definitionText(doc));
-    if (structural) drawStructure();
+    const next = definitionText(doc);
+    history.record(next, { typing: !structural });
+    setText(next);
+    if (structural && t.current() === 'structure') drawStructure();
+  }
+
+  function syntaxNote() {
+    return h('p', { class: 'note error' }, 'The XML has a syntax error: fix it in the XML view first.');
   }
 
   function drawStructure() {
     if (!doc) {
-      replace(
-        structureBox,
-        h('p', { class: 'note error' }, 'The XML has a syntax error: fix it in the XML view first.'),
-      );
+      replace(structureBox, syntaxNote());
       return;
     }
     const scrollY = window.scrollY;
@@ -169,12 +219,13 @@ export function mount(ctx) {
     window.scrollTo(0, scrollY);
   }
 
-  let parseTimer = null;
-  let syntaxShown = false; // the error box holds our own syntax error (not the engine's reply)
-  const reparse = () => {
+  function reparse() {
     clearTimeout(parseTimer);
+    parseTimer = null;
     try {
       doc = parseXml(text);
+      history.record(text, { typing: true });
+      markDirty();
       if (syntaxShown) errors.clear();
       syntaxShown = false;
     } catch (e) {
@@ -182,7 +233,7 @@ export function mount(ctx) {
       showProblem(e);
       syntaxShown = true;
     }
-  };
+  }
   textarea.addEventListener('input', () => {
     text = textarea.value;
     markDirty();
@@ -257,14 +308,7 @@ export function mount(ctx) {
   }
 
   function download() {
-    const file = `<workflow name="${escapeXml(name.value)}" group="${escapeXml(group.value)}" comment="${escapeXml(comment.value)}">\n${text}\n</workflow>\n`;
-    const a = h('a', {
-      href: URL.createObjectURL(new Blob([file], { type: 'application/xml' })),
-      download: `${name.value || 'workflow'}.xml`,
-    });
-    document.body.append(a);
-    a.click();
-    a.remove();
+    downloadWorkflow(name.value, group.value, comment.value, text);
   }
 
   upload.addEventListener('change', async () => {
@@ -280,7 +324,7 @@ export function mount(ctx) {
         if (a.group !== undefined) group.value = a.group;
         if (a.comment !== undefined) comment.value = a.comment;
       }
-      setText(definitionText(doc));
+      startText(definitionText(doc));
       t.select(t.current());
       toast(`Loaded ${f.name}: review, then save`);
     } catch (e) {
@@ -305,6 +349,13 @@ export function mount(ctx) {
       ev.preventDefault();
       if (session.isAdmin) save();
     }
+    // In a text field Ctrl+Z is the field's own undo.
+    if (!(ev.ctrlKey || ev.metaKey) || ev.target.closest('input, textarea, select')) return;
+    const key = ev.key.toLowerCase();
+    if (key === 'y' || (key === 'z' && ev.shiftKey)) travel(history.redo());
+    else if (key === 'z') travel(history.undo());
+    else return;
+    ev.preventDefault();
   };
   scope.listen(document, 'keydown', onKey);
   scope.listen(window, 'beforeunload', (ev) => {
@@ -314,43 +365,7 @@ export function mount(ctx) {
     }
   });
 
-  scope.own(
-    cluster.subscribe({
-      types: ['QUEUE_CREATED', 'QUEUE_MODIFIED', 'QUEUE_REMOVED'],
-      command: buildCommand('queuepool', { action: 'list' }),
-      onData: (root) => {
-        env.queues = childElements(root, 'queue').map((q) => q.getAttribute('name'));
-      },
-    }),
-  );
-  scope.own(
-    cluster.subscribe({
-      types: ['RETRYSCHEDULE_CREATED', 'RETRYSCHEDULE_MODIFIED', 'RETRYSCHEDULE_REMOVED'],
-      command: buildCommand('retry_schedules', { action: 'list' }),
-      onData: (root) => {
-        env.retrySchedules = childElements(root, 'schedule').map((s) => s.getAttribute('name'));
-      },
-    }),
-  );
-  scope.own(
-    cluster.subscribe({
-      types: ['WORKFLOW_CREATED', 'WORKFLOW_MODIFIED', 'WORKFLOW_REMOVED'],
-      command: buildCommand('workflows', { action: 'list' }),
-      onData: (root) => {
-        const names = [
-          ...new Set(
-            childElements(root, 'workflow')
-              .map((w) => w.getAttribute('group'))
-              .filter(Boolean),
-          ),
-        ];
-        replace(
-          groups,
-          names.map((g) => h('option', { value: g })),
-        );
-      },
-    }),
-  );
+  followEditorLists(cluster, scope, env, groups);
 
   if (id) {
     cluster
@@ -363,14 +378,14 @@ export function mount(ctx) {
         comment.value = a.comment || '';
         replace(title, `Workflow ${a.name}`);
         doc = definitionOf(wrapper);
-        setText(definitionText(doc));
+        startText(definitionText(doc));
         saved = { text, name: name.value, group: group.value, comment: comment.value };
         markDirty();
         t.select(t.current());
       })
       .catch((e) => showError(e, `Workflow ${id} not loaded`));
   } else {
-    setText(text);
+    startText(text);
     name.focus();
   }
   markDirty();
