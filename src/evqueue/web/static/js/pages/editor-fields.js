@@ -5,13 +5,26 @@
  * re-serialize, so the field being typed in keeps focus.
  *
  * XPath fields are checked by the engine (`<xpath action="parse" expression=…/>`, reply
- * attribute `parse-error`) when they lose focus; an engine without that command is ignored.
+ * attribute `parse-error`) as they are typed; an engine without that command is ignored.
+ * XPath fields and value fields have an "XPath…" button opening the XPath picker (graph/xpath-picker.js)
+ * on what is reachable from their element.
  */
 
 import { field, options } from '../forms.js';
-import { h, replace } from '../ui.js';
+import { openXPathPicker } from '../graph/xpath-picker.js';
+import { button, h, replace } from '../ui.js';
 import { XmlSyntaxError } from '../wire.js';
 import { innerXml, setAttr, setInnerXml } from './workflow-doc.js';
+
+const pickerButton = (open) =>
+  button('XPath…', open, { kind: 'small', testid: 'xpath-pick', title: 'XPath picker: what can be read from here' });
+
+/** Put the picker button on the line of the control it fills. */
+function withPicker(ctrl, open) {
+  const line = h('div', { class: 'with-picker' });
+  ctrl.replaceWith(line);
+  line.append(ctrl, pickerButton(open));
+}
 
 let counter = 0;
 const uid = (p) => {
@@ -65,12 +78,33 @@ export function attrField(el, spec, env) {
     env.onChange(Boolean(spec.structural));
   };
   ctrl.addEventListener(spec.type === 'check' || spec.type === 'select' ? 'change' : 'input', write);
-  if (spec.type === 'xpath') {
-    ctrl.addEventListener('change', async () => {
-      replace(err, (await env.checkXPath(ctrl.value.trim())) || '');
-    });
-  }
   const row = field(spec.label, ctrl, spec.help);
+  if (spec.type === 'xpath') {
+    let timer = null;
+    let asked = 0;
+    const check = () => {
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        asked += 1;
+        const mine = asked;
+        const problem = await env.checkXPath(ctrl.value.trim());
+        if (mine === asked) replace(err, problem || '');
+      }, 300);
+    };
+    ctrl.addEventListener('input', check);
+    withPicker(ctrl, () =>
+      openXPathPicker({
+        el,
+        attr: spec.name,
+        initial: ctrl.value,
+        env,
+        onPick: (expression) => {
+          ctrl.value = expression;
+          ctrl.dispatchEvent(new Event('input'));
+        },
+      }),
+    );
+  }
   row.append(err);
   return row;
 }
@@ -103,6 +137,20 @@ export function contentField(el, label, env, { multiline = false, parameters = [
     }
   });
   const row = field(label, ctrl);
+  withPicker(ctrl, () =>
+    openXPathPicker({
+      el,
+      env,
+      onPick: (expression) => {
+        if (!expression) return;
+        const quoted = expression.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+        const snippet = `<value select="${quoted}"/>`;
+        const at = ctrl.selectionStart ?? ctrl.value.length;
+        ctrl.value = ctrl.value.slice(0, at) + snippet + ctrl.value.slice(ctrl.selectionEnd ?? at);
+        ctrl.dispatchEvent(new Event('input'));
+      },
+    }),
+  );
   if (parameters.length) {
     const pick = h(
       'select',
