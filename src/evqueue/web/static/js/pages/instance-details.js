@@ -1,5 +1,5 @@
 /**
- * The instance details dialog: summary, job/task tree with live status, task output (live
+ * The instance details dialog: summary, job/task tree and graph with live status, task output (live
  * tail while running), tags, raw XML, and the actions cancel, kill, kill one task, relaunch,
  * debug relaunch, delete.
  *
@@ -36,6 +36,7 @@ import {
   killTask,
   relaunchPreset,
 } from './instance-actions.js';
+import { InstanceGraph } from '../graph/instance-graph.js';
 import { findTask, renderTree, taskStatus } from './instance-tree.js';
 import { TaskPanel } from './task-panel.js';
 
@@ -77,9 +78,16 @@ export function openInstanceDetails(o) {
   const actions = h('div', { class: 'toolbar', testid: 'instance-actions' });
   const panel = new TaskPanel({ cluster, scope, id, node });
   const treeBox = h('div', { class: 'tree-box' });
+  const graph = new InstanceGraph({
+    onSelect: (evqid) => {
+      selected = evqid;
+      drawGraph();
+    },
+  });
   const t = tabs(
     [
       { id: 'tree', label: 'Tree', render: () => h('div', { class: 'split' }, treeBox, panel.el) },
+      { id: 'graph', label: 'Graph', render: () => h('div', { class: 'split graph-split' }, drawGraph(), panel.el) },
       { id: 'summary', label: 'Summary', render: () => summary() },
       { id: 'tags', label: 'Tags', render: () => tagsView() },
       {
@@ -216,6 +224,14 @@ export function openInstanceDetails(o) {
     }
   }
 
+  function drawGraph() {
+    if (!wf) return graph.el;
+    graph.draw(wf, selected);
+    const task = selected && findTask(wf, selected);
+    if (task) panel.show(task);
+    return graph.el;
+  }
+
   function summary() {
     if (!wf) return h('p', { class: 'note' }, 'Loading…');
     const a = attrsOf(wf);
@@ -314,6 +330,7 @@ export function openInstanceDetails(o) {
     drawHead();
     drawActions();
     if (t.current() === 'tree') drawTree();
+    else if (t.current() === 'graph') drawGraph();
     else t.select(t.current());
   }
 
