@@ -48,3 +48,13 @@ def test_a_missing_action_is_noticed() -> None:
     text = "### queue\n\n| action | a |\n| --- | --- |\n| `get` | x |\n| `tag` / `untag` | y |\n"
     assert documented_routes(text) == {("queue", "get"), ("queue", "tag"), ("queue", "untag")}
     assert ("queue", "delete") not in documented_routes(text)
+
+
+def test_every_served_command_has_an_example_exchange() -> None:
+    text = API_DOC.read_text(encoding="utf-8")
+    shown = set()
+    for group, attrs in re.findall(r"^C> <([a-z_]+)\b([^>]*)>", text, re.M):
+        action = re.search(r"\baction=['\"]([a-z_]+)['\"]", attrs)
+        shown.add((group, action.group(1) if action else None))
+    missing = [route for route in served_routes() if route not in shown]
+    assert not missing, f"no example exchange in docs/api.md for: {missing}"
