@@ -22,6 +22,7 @@ Life of an instance (statuses in :mod:`evqueue.engine.statuses`):
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
@@ -65,6 +66,13 @@ _Default = TypeVar("_Default", datetime.datetime, None)
 
 _DEBUG_RESET = ("retry_schedule_level", "retry_times", "retry_at", "progression", "error",
                 "retval", "execution_time")
+
+
+@functools.lru_cache(maxsize=256)
+def _required_schedules(definition: str | bytes) -> tuple[str, ...]:
+    # Asked at every launch of a definition the node keeps: parsed once per text, not per
+    # launch (a definition that does not parse raises, and is not remembered).
+    return WorkflowDefinition(parse_xml(definition)).retry_schedule_names
 
 
 class Instance:
@@ -158,7 +166,7 @@ class Instance:
     def required_schedules(definition: str | bytes) -> tuple[str, ...]:
         """Names of the retry schedules a definition's tasks name: the global schedules
         :meth:`create` needs (an empty name too, which never exists, as in evQueue)."""
-        return WorkflowDefinition(parse_xml(definition)).retry_schedule_names
+        return _required_schedules(definition)
 
     # -- properties ---------------------------------------------------------------------------
 
