@@ -102,6 +102,12 @@ def test_ifs_of_the_environment_splits_expansions() -> None:
     assert wordexp("$P 'c:d'", environ={"IFS": ":", "P": "a:b"}) == ["a", "b", "c:d"]
 
 
+def test_literal_text_is_split_on_blanks_whatever_the_environment_says() -> None:
+    given = {"IFS": ":", "HOME": "/nowhere"}
+    assert wordexp("a b:c\td", environ=given) == ["a", "b:c", "d"]
+    assert wordexp("~/x a:b", environ=given) == ["/nowhere/x", "a:b"]
+
+
 def test_undecodable_bytes_round_trip() -> None:
     name = os.fsdecode(b"caf\xe9")  # not UTF-8: a surrogate escape
     assert wordexp(f"/tmp/{name} '{name}'") == [f"/tmp/{name}", name]

@@ -14,7 +14,9 @@ globs, ``$((…))``, ``$(…)``, the characters it refuses). Rules:
 - ``$VAR``, ``~`` and ``IFS`` are read by glibc from the C ``environ``. ``environ=None`` uses the
   process's own; a mapping is installed in ``environ`` for the call only. That swap is not seen by
   ``os.environ`` and is not safe against another thread calling ``setenv`` meanwhile; nothing in
-  evqueue changes its environment after start-up.
+  evqueue changes its environment after start-up. A line without ``$``, a backquote or ``~``
+  reads no variable (glibc splits literal text on space and tab, IFS only splits what an
+  expansion gives), so it is expanded without the swap.
 - Globs are matched from the current working directory.
 - glibc (2.36 at least) dereferences NULL, killing the calling process, on some forms: an
   arithmetic expansion whose text expands to nothing (``$(())``, ``$(($X))`` with ``X`` unset),
@@ -122,7 +124,7 @@ def wordexp(
         raise WordExpError(WordExpCode.BADCHAR, "NUL character in the command line")
     result = _WordExp()  # zeroed: glibc restores we_wordv to NULL on most errors
     try:
-        if environ is None:
+        if environ is None or not _reads_environ(data):
             code = _wordexp(data, ctypes.byref(result), 0 if commands else _WRDE_NOCMD)
         else:
             code = _with_environ(environ, data, result, commands)
@@ -153,6 +155,11 @@ def needs_isolation(line: str) -> bool:
             return True
         index = line.find("$", match.end())
     return False
+
+
+def _reads_environ(data: bytes) -> bool:
+    """Whether expanding ``data`` may read a variable: ``$…``, a backquote, ``~``."""
+    return b"$" in data or b"`" in data or b"~" in data
 
 
 def _with_environ(environ: Mapping[str, str], data: bytes, result: _WordExp,
