@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -166,6 +167,17 @@ def _append(parent: etree._Element, item: Payload) -> None:
         parent.append(copy.deepcopy(item))
 
 
+#: An attribute name, and an attribute value lxml writes as it is (printable ASCII but the
+#: characters it escapes): a response of such attributes alone is written without lxml.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_PLAIN_VALUE = re.compile(r"[ !#-%'-;=?-~]*")
+
+
+def _plain(attrs: list[tuple[str, str]]) -> bool:
+    return all(_PLAIN_NAME.fullmatch(name) and _PLAIN_VALUE.fullmatch(value)
+               for name, value in attrs)
+
+
 def serialize(response: Response, *, node: str) -> bytes:
     """Return the bytes of ``response`` as sent by node ``node``, without framing.
 
@@ -183,7 +195,12 @@ def serialize(response: Response, *, node: str) -> bytes:
         attrs["error"] = response.error
     if response.error_code is not None:
         attrs["error-code"] = response.error_code
-    root = etree.Element(response.root, dict(sorted(attrs.items())))  # root: sorted here
+    items = sorted(attrs.items())
+    if not response.payload and _plain(items):
+        # Most replies (pings, launch acks, OK of a change): the bytes lxml would write.
+        text = "".join([f'<{response.root}', *(f' {k}="{v}"' for k, v in items), "/>"])
+        return text.encode()
+    root = etree.Element(response.root, dict(items))  # root: sorted here
     for item in response.payload:
         _append(root, item)
     # The payload is already copied into root; sort and write without a second copy.
