@@ -100,6 +100,28 @@ async def test_long_command_gets_dpd_pings_then_its_response(db, sock_path):
         await server.stop()
 
 
+async def test_dpd_pings_go_to_a_long_command_after_quick_ones_and_stop_with_it(
+        db, sock_path):
+    server = make_server(db, sock_path, **{"dpd.interval": "1"})
+    await server.start()
+    try:
+        reader, writer = await connect(server)
+        for _ in range(3):  # quick commands: answered, never pinged
+            writer.write(b"<ping/>\n")
+            assert b'status="OK"' in await asyncio.wait_for(reader.readline(), 3)
+        writer.write(b"<slow action='run'/>\n")
+        assert await asyncio.wait_for(reader.readline(), 3) == b"<ping />\n"
+        assert await asyncio.wait_for(reader.readline(), 3) == b"<ping />\n"
+        gates(server).release.set()
+        assert b'done="yes"' in await asyncio.wait_for(reader.readline(), 3)
+        await asyncio.sleep(1.5)  # an idle connection gets no ping
+        writer.write(b"<ping/>\n")
+        assert b'status="OK"' in await asyncio.wait_for(reader.readline(), 3)
+        writer.close()
+    finally:
+        await server.stop()
+
+
 async def test_replies_before_a_long_command_are_not_held_back(db, sock_path):
     server = make_server(db, sock_path)
     await server.start()

@@ -138,6 +138,11 @@ class _Connection:
         self._out: list[bytes] = []
         self._out_size = 0
         self._flush_handle: asyncio.Handle | None = None
+        # Dead-peer detection (_keep_company): the command waited for (since when: its start
+        # or its last ping, and its task), and the one timer of the connection.
+        self._waiting: tuple[float, asyncio.Task[Any] | None] | None = None
+        self._ping_lost = False
+        self._dpd_timer: asyncio.TimerHandle | None = None
 
     # --- life -------------------------------------------------------------------------------
 
@@ -185,6 +190,9 @@ class _Connection:
     async def close(self) -> None:
         """Send what is queued, then close the socket (errors ignored: the peer may be gone
         already)."""
+        if self._dpd_timer is not None:
+            self._dpd_timer.cancel()
+            self._dpd_timer = None
         with contextlib.suppress(OSError):
             self._flush()
         self.writer.close()
@@ -306,36 +314,51 @@ class _Connection:
     async def _keep_company(self, work: Coroutine[Any, Any, Any]) -> Any:
         """Await ``work``, writing a DPD ping every ``dpd.interval`` seconds meanwhile.
 
-        The pings come from a timer, so a command that answers at once costs no extra task.
-        A ping that cannot be written means the peer is gone: the command is cancelled.
+        The pings come from one timer per connection, set when a command starts and none is
+        set, and left to run out rather than cancelled: a command that answers at once costs
+        neither a task nor a timer of its own. A ping that cannot be written means the peer
+        is gone: the command is cancelled.
         """
         interval = self.server.dpd_interval
         if interval is None:
             return await work
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        state: dict[str, Any] = {"lost": False}
-
-        def ping() -> None:
-            if self.writer.is_closing() or self.writer.transport.get_write_buffer_size() > (
-                    _READ_CHUNK):
-                state["lost"] = True  # gone, or not reading: the peer will not get a reply
-                if task is not None:
-                    task.cancel()
-                return
-            self._flush()
-            self.writer.write(DPD_PING)
-            state["timer"] = loop.call_later(interval, ping)
-
-        state["timer"] = loop.call_later(interval, ping)
+        started = loop.time()
+        self._waiting = (started, asyncio.current_task())
+        self._ping_lost = False
+        if self._dpd_timer is None:
+            self._dpd_timer = loop.call_at(started + interval, self._dpd, interval)
         try:
             return await work
         except asyncio.CancelledError:
-            if state["lost"]:
+            if self._ping_lost:
                 raise _Closed() from None
             raise
         finally:
-            state["timer"].cancel()
+            self._waiting = None
+
+    def _dpd(self, interval: float) -> None:
+        """The connection's DPD timer: ping if the command waited for has waited
+        ``interval`` since it started or since the last ping; set again while one waits."""
+        self._dpd_timer = None
+        if self._waiting is None:
+            return  # idle: the next command sets the timer again
+        since, task = self._waiting
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now < since + interval:  # a later command than the one the timer was set for
+            self._dpd_timer = loop.call_at(since + interval, self._dpd, interval)
+            return
+        if self.writer.is_closing() or self.writer.transport.get_write_buffer_size() > (
+                _READ_CHUNK):
+            self._ping_lost = True  # gone, or not reading: the peer will not get a reply
+            if task is not None:
+                task.cancel()
+            return
+        self._flush()
+        self.writer.write(DPD_PING)
+        self._waiting = (now, task)
+        self._dpd_timer = loop.call_at(now + interval, self._dpd, interval)
 
 
 class ApiServer:
