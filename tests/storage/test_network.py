@@ -1,4 +1,5 @@
-"""Connections to a database server across TCP notice a dead link in bounded time."""
+"""Connections to a database server across TCP notice a dead link in bounded time, at both
+ends."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ async def test_a_tcp_connection_to_the_server_is_given_up_when_its_link_is_dead(
                 assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == \
                     DEAD_LINK_TIMEOUT * 1000
+                if backend == "postgresql":  # the server ends a session lost mid-transaction
+                    idle = await conn.execute(text("SHOW idle_in_transaction_session_timeout"))
+                    assert idle.scalar() == f"{DEAD_LINK_TIMEOUT:g}s"
         finally:
             await database.close()
 

@@ -12,6 +12,12 @@ Rules:
   (about 15 minutes on Linux), during which every caller of the store would wait. A slow
   statement is not concerned: the server's kernel acknowledges the request at once, whatever
   the time the answer takes.
+* A PostgreSQL session idle inside a transaction for :data:`DEAD_LINK_TIMEOUT` seconds is
+  ended by the server (``idle_in_transaction_session_timeout``): a node lost between two
+  statements of a transaction (between the INSERT of a schedule's claim and its COMMIT, say)
+  would otherwise keep its row locks, and every other node waiting on them, until the server
+  notices the dead client (its TCP keepalive: two hours by default). evqueue's transactions
+  never wait between their statements.
 * Connections over a unix socket, and SQLite, are left alone.
 """
 
@@ -36,9 +42,12 @@ _KEEPALIVE_INTERVAL = 1
 
 
 def connect_args(backend: str) -> dict[str, Any]:
-    """The driver's arguments that bound the time to connect, for ``backend``."""
-    if backend == "postgresql":
-        return {"timeout": CONNECT_TIMEOUT}  # asyncpg
+    """The driver's arguments for ``backend``: the time to connect, and for PostgreSQL the
+    session's idle-in-transaction limit."""
+    if backend == "postgresql":  # asyncpg
+        idle = str(int(DEAD_LINK_TIMEOUT * 1000))
+        return {"timeout": CONNECT_TIMEOUT,
+                "server_settings": {"idle_in_transaction_session_timeout": idle}}
     if backend in ("mysql", "mariadb"):
         return {"connect_timeout": CONNECT_TIMEOUT}  # aiomysql
     return {}
