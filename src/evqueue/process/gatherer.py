@@ -97,15 +97,29 @@ def read_output(path: str, limit: int, *, delete: bool) -> str | None:
     Returns:
         The cleaned text, or None when the file cannot be read.
     """
+    # os.open/os.read: no file object for a file read once (three per task), and reads
+    # sized by the file, not by the limit (a buffer of the limit, 50 MB, at every read).
+    chunks: list[bytes] = []
     try:
-        with open(path, "rb") as file:
-            data = file.read(limit + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            remaining = limit + 1
+            hint = os.fstat(fd).st_size + 1
+            while remaining > 0:
+                chunk = os.read(fd, min(remaining, hint))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                remaining -= len(chunk)
+        finally:
+            os.close(fd)
     except OSError:
         return None
     finally:
         if delete:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) > limit:
         return clean_text(data[:limit]) + TRUNCATED_MARKER
     return clean_text(data)
