@@ -4,6 +4,8 @@
 and an :class:`~evqueue.api.context.ApiContext` on the test's database. Commands are literal
 XML, exactly as a client sends them; responses are serialized with the node name ``node1`` and
 parsed again, so tests see what goes on the wire. ``changed`` records the modules reported.
+Commands publish their events as on a node (:mod:`evqueue.api.change_events`) on the bus of
+``ctx.services.events``, when a test gives one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from evqueue.api import (
     workflow,
     workflow_schedule,
 )
+from evqueue.api.change_events import publishing
 from evqueue.api.context import ApiContext
 from evqueue.api.dispatch import Dispatcher
 from evqueue.api.session import Session, User, WorkflowRights
@@ -78,7 +81,7 @@ class Api:
             self.changed.append(module)
 
         self.ctx = ApiContext(cfg=cfg or Config.defaults(), db=db, changed=changed)
-        self.dispatcher = Dispatcher([module.routes for module in modules])
+        self.dispatcher = Dispatcher(publishing([module.routes for module in modules]))
 
     async def raw(self, xml: str, as_user: User = ADMIN) -> bytes:
         """Send one command as ``as_user``; returns the response bytes (unframed)."""

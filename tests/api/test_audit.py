@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from evqueue.api.audit import record_change
-from evqueue.api.context import ApiContext
+from evqueue.api.context import ApiContext, Services
 from evqueue.api.dispatch import Dispatcher
 from evqueue.api.session import Session, User
 from evqueue.api.table import CommandTable
 from evqueue.config import Config
+from evqueue.engine.events import Event, EventBus, EventType
 from evqueue.protocol import Command, InvalidParameter, Response
 from evqueue.storage.logs import list_api_logs
 from evqueue.storage.workflows import create_workflow
@@ -78,3 +79,15 @@ async def test_failures_reads_and_unaudited_groups_are_not_recorded(db):
 async def test_nothing_is_recorded_when_disabled(db, enabled):
     await run(context(db, enabled), "queue", {"action": "create", "name": "batch"})
     assert await rows(db) == []
+
+
+@pytest.mark.parametrize("enabled", ["yes", "no"])
+async def test_each_row_written_publishes_log_api(db, enabled):
+    ctx = context(db, enabled)
+    bus, seen = EventBus(), []
+    bus.subscribe(seen.append)
+    ctx.services = Services(events=bus)
+    await run(ctx, "queue", {"action": "create", "name": "batch"})
+    await run(ctx, "queue", {"action": "create", "name": "bad"})
+    await run(ctx, "notification", {"action": "delete", "id": "1"})
+    assert seen == ([Event(EventType.LOG_API, 0)] if enabled == "yes" else [])

@@ -95,13 +95,14 @@ async def test_a_batch_with_explicit_ids_keeps_them_and_their_parameters(db: Dat
 async def test_savepoints_and_termination_in_one_batch(db: Database) -> None:
     first, second = await create_instances(db, [InstanceSpec(workflow_id=1)] * 2)
     await create_tag(db, "existing")
-    await save_instances(db, [
+    tags_created = await save_instances(db, [
         SavepointWrite(first, "<workflow status='EXECUTING'/>"),
         SavepointWrite(
             second, "<workflow status='TERMINATED'/>", end=T1, errors=3,
             filters=(("client", "acme"), ("size", "12")), tags=("existing", "auto"),
         ),
     ])
+    assert tags_created == 1  # "auto"
     running = await get_instance(db, first)
     assert running is not None
     assert (running.status, running.savepoint, running.end) == (
@@ -117,7 +118,7 @@ async def test_savepoints_and_termination_in_one_batch(db: Database) -> None:
         "auto", "existing",
     ]
     assert {t.label for t in await list_tags(db)} == {"auto", "existing"}
-    await save_instances(db, [])
+    assert await save_instances(db, []) == 0
 
 
 async def test_executing_instances_of_a_node(db: Database) -> None:

@@ -12,6 +12,8 @@ Rules (evQueue's ``LoggerAPI``):
   as in evQueue.
 - The object id is the ``…-id`` attribute of the response (creations), else the command's ``id``,
   else the id of the object the command named by ``name`` (workflows and users), else 0.
+- Each row written publishes LOG_API (object 0) on this node's event bus, as evQueue does, so
+  the API log page refreshes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 from evqueue.api.context import ApiContext
 from evqueue.api.session import Session
 from evqueue.api.table import Route
+from evqueue.engine.events import EventType
 from evqueue.protocol import Command, Response, parse_cxx_int
 from evqueue.storage import logs, users, workflows
 
@@ -72,3 +75,5 @@ async def record_change(ctx: ApiContext, session: Session, cmd: Command, route: 
         ctx.db, ctx.node, session.user.id or 0, await object_id(ctx, cmd, response),
         object_type, cmd.group, cmd.action or "",
     )
+    if ctx.services.events is not None:
+        ctx.services.events.emit(EventType.LOG_API)

@@ -18,8 +18,8 @@ Rules (semantics.md §5.8, protocol.md §4.5):
   to a commit: whether its definition differs from the file at that commit (both normalized).
 - ``remove_workflow name commit_log``: pull, remove the file, commit, push; the workflow (if
   any) is unbound (``lastcommit`` cleared). ``pull``: pull.
-- Events GIT_PULLED, GIT_SAVED, GIT_LOADED, GIT_REMOVED; changes to workflows report module
-  ``workflows``.
+- Events GIT_PULLED, GIT_SAVED, GIT_LOADED, GIT_REMOVED (published as
+  :mod:`evqueue.api.change_events` declares); changes to workflows report module ``workflows``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from evqueue.api.context import ApiContext
 from evqueue.api.session import Session
 from evqueue.api.table import CommandTable
 from evqueue.config import Config
-from evqueue.engine.events import EventType
 from evqueue.model.document import parse_xml
 from evqueue.model.workflow import WorkflowDefinition, validate_name
 from evqueue.model.xpath import check as check_xpath
@@ -104,12 +103,6 @@ def _repository(ctx: ApiContext) -> GitRepository:
     return repo
 
 
-def _emit(ctx: ApiContext, event: EventType) -> None:
-    bus = ctx.services.events
-    if bus is not None:
-        bus.emit(event)
-
-
 async def _workflow(ctx: ApiContext, name: str) -> WorkflowRow:
     row = await store.get_workflow_by_name(ctx.db, name)
     if row is None or row.name != name:
@@ -132,7 +125,6 @@ async def pull(ctx: ApiContext, session: Session, cmd: Command) -> Response:
             await repo.pull()
     except GitError as exc:
         raise ApiError(str(exc)) from None
-    _emit(ctx, EventType.GIT_PULLED)
     return Response.success()
 
 
@@ -157,7 +149,6 @@ async def save_workflow(ctx: ApiContext, session: Session, cmd: Command) -> Resp
         raise ApiError(str(exc)) from None
     await store.set_workflow_lastcommit(ctx.db, row.id, commit)
     await ctx.changed("workflows")
-    _emit(ctx, EventType.GIT_SAVED)
     return Response.success()
 
 
@@ -190,7 +181,6 @@ async def load_workflow(ctx: ApiContext, session: Session, cmd: Command) -> Resp
     else:
         await store.create_workflow(ctx.db, name, xml, group, comment, lastcommit=commit)
     await ctx.changed("workflows")
-    _emit(ctx, EventType.GIT_LOADED)
     return Response.success()
 
 
@@ -226,7 +216,6 @@ async def remove_workflow(ctx: ApiContext, session: Session, cmd: Command) -> Re
     if row is not None and row.name == name:
         await store.set_workflow_lastcommit(ctx.db, row.id, None)
         await ctx.changed("workflows")
-    _emit(ctx, EventType.GIT_REMOVED)
     return Response.success()
 
 

@@ -23,7 +23,6 @@ from lxml import etree
 from evqueue.api.context import ApiContext
 from evqueue.api.session import Right, Session
 from evqueue.api.table import CommandTable
-from evqueue.engine.events import EventType
 from evqueue.protocol import (
     TIME_FORMAT,
     Command,
@@ -178,13 +177,7 @@ async def delete(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     if row is None or row.status != "TERMINATED":
         raise UnknownInstance("Instance ID not found")
     await instance_verbs.delete_instance(ctx.db, instance_id)
-    _emit(ctx, EventType.INSTANCE_REMOVED, instance_id)
     return Response.success()
-
-
-def _emit(ctx: ApiContext, event: EventType, object_id: int) -> None:
-    if ctx.services.events is not None:
-        ctx.services.events.emit(event, object_id)
 
 
 async def _tag_target(ctx: ApiContext, session: Session, cmd: Command) -> tuple[int, int]:
@@ -211,7 +204,6 @@ async def tag(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id, tag_id = await _tag_target(ctx, session, cmd)
     if not await instance_verbs.tag_instance(ctx.db, instance_id, tag_id):
         raise InstanceAlreadyTagged("Instance is already tagged with this tag")
-    _emit(ctx, EventType.INSTANCE_TAGGED, instance_id)
     return Response.success()
 
 
@@ -220,7 +212,6 @@ async def untag(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id, tag_id = await _tag_target(ctx, session, cmd)
     if not await instance_verbs.untag_instance(ctx.db, instance_id, tag_id):
         raise UnknownTagOrInstance("Instance is not tagged with this tag")
-    _emit(ctx, EventType.INSTANCE_UNTAGGED, instance_id)
     return Response.success()
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from evqueue.engine.actions import TaskCommand
 from evqueue.engine.engine import Engine
+from evqueue.engine.events import EventBus, EventType
 from evqueue.engine.ports import (
     InstanceWrite,
     LaunchError,
@@ -197,10 +198,17 @@ def _stored(row: instance_verbs.InstanceRow) -> StoredInstance:
 
 
 class DbInstanceStore:
-    """The engine's ``InstanceStore`` over the storage verbs."""
+    """The engine's ``InstanceStore`` over the storage verbs.
 
-    def __init__(self, db: Database) -> None:
+    Args:
+        db: the store.
+        events: where TAG_CREATED is published for each tag an ended instance's automatic
+            tags created, as evQueue does (the engine's bus).
+    """
+
+    def __init__(self, db: Database, events: EventBus | None = None) -> None:
         self.db = db
+        self.events = events
         self._inserts = _InsertBatch(db)
 
     async def max_instance_id(self) -> int:
@@ -225,12 +233,15 @@ class DbInstanceStore:
                     status=w.status, end=w.end_time, errors=w.errors)
                 for w in inserts])
         if updates:
-            await instance_verbs.save_instances(self.db, [
+            tags_created = await instance_verbs.save_instances(self.db, [
                 instance_verbs.SavepointWrite(
                     instance_id=w.instance_id, savepoint=w.savepoint,
                     end=w.end_time if w.status == "TERMINATED" else None,
                     errors=w.errors, filters=w.custom_filters or (), tags=w.tags or ())
                 for w in updates])
+            if self.events is not None:
+                for _ in range(tags_created):
+                    self.events.emit(EventType.TAG_CREATED)
 
     async def load_executing(self, node_name: str) -> list[StoredInstance]:
         return [_stored(row) for row in

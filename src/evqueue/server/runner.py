@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from evqueue.api.audit import record_change
+from evqueue.api.change_events import publishing
 from evqueue.api.context import ApiContext, Services
 from evqueue.api.dispatch import Dispatcher
 from evqueue.api.git import open_repository, served_groups
@@ -34,6 +35,7 @@ from evqueue.api.modules import all_tables
 from evqueue.cluster import Elector, NodeRegistry, Notifier
 from evqueue.config import Config
 from evqueue.engine.engine import Engine
+from evqueue.engine.events import EventBus, EventType
 from evqueue.engine.settings import EngineSettings
 from evqueue.process.forker_handle import ForkerHandle
 from evqueue.process.manager import ProcessManager
@@ -145,8 +147,10 @@ class Runner:
         assert self.db is not None
         launcher = ProcessLauncher(self.process_settings)
         self.workflow_source = DbWorkflowSource(self.db)
+        events = EventBus()  # the engine's, also told of the tags its instances create
         engine = Engine(settings=EngineSettings.from_config(self.cfg), launcher=launcher,
-                        store=DbInstanceStore(self.db), source=self.workflow_source,
+                        store=DbInstanceStore(self.db, events), source=self.workflow_source,
+                        events=events,
                         queues=await load_queue_definitions(self.db))
         self.engine = engine
         stack.push_async_callback(engine.stop)
@@ -263,7 +267,9 @@ class Runner:
     def _build_api(self, db: Database) -> ApiServer:
         """The XML API: handlers' context, dispatcher, login and listeners."""
         secret = load_secret(self.cfg)
-        dispatcher = Dispatcher([*all_tables(), git_routes], on_change=[record_change])
+        # every command of api.change_events publishes its events once it succeeded
+        dispatcher = Dispatcher(publishing([*all_tables(), git_routes]),
+                                on_change=[record_change])
         modules = modules_served(served_groups(dispatcher.groups, self.cfg))
         ctx = ApiContext(cfg=self.cfg, db=db, modules=tuple(modules),
                          services=Services(git=open_repository(self.cfg)))
@@ -315,3 +321,6 @@ class Runner:
                                      for r in records])
         except Exception as exc:  # a DB outage must not stop the node; the lines go to syslog
             logging.getLogger("evqueue.server.dblog").debug("could not write logs: %s", exc)
+            return
+        if self.engine is not None:  # one event per batch written: the log page reloads once
+            self.engine.events.emit(EventType.LOG_ENGINE)

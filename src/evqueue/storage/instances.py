@@ -8,8 +8,8 @@ Rules:
   kind. The single-item verbs are shorthands for a batch of one.
 * A ``SavepointWrite`` without ``end`` only replaces the savepoint XML of a running instance
   (levels 2-3). With ``end`` it terminates the row (status, errors, end time, savepoint) and
-  stores its custom attributes and automatic tags (labels, created when missing): what
-  evQueue does at termination.
+  stores its custom attributes and automatic tags (labels, created when missing, counted in
+  what ``save_instances`` returns): what evQueue does at termination.
 * Explicit ids (savepoint levels 0-1, where the engine numbers instances itself) are
   accepted; the id sequence is moved past them so later automatic ids do not collide.
 * Only TERMINATED instances can be deleted; deleting one removes its parameters, custom
@@ -38,7 +38,7 @@ from evqueue.storage.tables import (
     t_workflow_instance_parameters,
     t_workflow_instance_tag,
 )
-from evqueue.storage.tags import TagRow, tag_id_for_label
+from evqueue.storage.tags import TagRow, ensure_tag
 from evqueue.storage.timeutil import db_time
 
 __all__ = [
@@ -228,16 +228,19 @@ _TERMINATE = (
 )
 
 
-async def _add_tags(conn: AsyncConnection, writes: Sequence[SavepointWrite]) -> None:
+async def _add_tags(conn: AsyncConnection, writes: Sequence[SavepointWrite]) -> int:
+    """Tag the ended instances; returns how many tags were created for it."""
     tag_ids: dict[str, int] = {}
     pairs: set[tuple[int, int]] = set()
+    created = 0
     for w in writes:
         for label in w.tags:
             if label not in tag_ids:
-                tag_ids[label] = await tag_id_for_label(conn, label)
+                tag_ids[label], new = await ensure_tag(conn, label)
+                created += new
             pairs.add((tag_ids[label], w.instance_id))
     if not pairs:
-        return
+        return created
     instance_ids = {instance_id for _, instance_id in pairs}
     existing = await conn.execute(
         select(_wit.tag_id, _wit.workflow_instance_id).where(
@@ -250,12 +253,17 @@ async def _add_tags(conn: AsyncConnection, writes: Sequence[SavepointWrite]) -> 
             insert(t_workflow_instance_tag),
             [{"tag_id": tag_id, "workflow_instance_id": iid} for tag_id, iid in sorted(missing)],
         )
+    return created
 
 
-async def save_instances(db: Database, writes: Sequence[SavepointWrite]) -> None:
-    """Write several savepoints and terminations in one transaction."""
+async def save_instances(db: Database, writes: Sequence[SavepointWrite]) -> int:
+    """Write several savepoints and terminations in one transaction.
+
+    Returns:
+        How many tags the automatic tags of the ended instances created.
+    """
     if not writes:
-        return
+        return 0
     running = [
         {"b_id": w.instance_id, "b_savepoint": w.savepoint} for w in writes if w.end is None
     ]
@@ -272,16 +280,16 @@ async def save_instances(db: Database, writes: Sequence[SavepointWrite]) -> None
         for name, value in w.filters
     ]
 
-    async def work(conn: AsyncConnection) -> None:
+    async def work(conn: AsyncConnection) -> int:
         if running:
             await conn.execute(_UPDATE_SAVEPOINT, running)
         if terminated:
             await conn.execute(_TERMINATE, terminated)
         if filters:
             await conn.execute(insert(t_workflow_instance_filters), filters)
-        await _add_tags(conn, ended)
+        return await _add_tags(conn, ended)
 
-    await db.write(work)
+    return await db.write(work)
 
 
 async def save_instance(db: Database, write: SavepointWrite) -> None:

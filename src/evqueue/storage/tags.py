@@ -23,6 +23,7 @@ __all__ = [
     "TagRow",
     "create_tag",
     "delete_tag",
+    "ensure_tag",
     "get_tag",
     "get_tag_by_label",
     "list_tags",
@@ -60,8 +61,9 @@ async def get_tag_by_label(db: Database, label: str) -> TagRow | None:
     return _row(row) if row else None
 
 
-async def tag_id_for_label(conn: AsyncConnection, label: str) -> int:
-    """Inside a write transaction: the id of the tag ``label``, created if missing.
+async def ensure_tag(conn: AsyncConnection, label: str) -> tuple[int, bool]:
+    """Inside a write transaction: the id of the tag ``label``, created if missing, and
+    whether this call created it.
 
     Uses a nested transaction (SAVEPOINT) for the insert, so a concurrent creation of the
     same label by another engine does not abort the caller's transaction.
@@ -69,16 +71,21 @@ async def tag_id_for_label(conn: AsyncConnection, label: str) -> int:
     query = select(t_tag.c.tag_id).where(t_tag.c.tag_label == label)
     existing = (await conn.execute(query)).scalar()
     if existing is not None:
-        return int(existing)
+        return int(existing), False
     try:
         async with conn.begin_nested():
             result = await conn.execute(insert(t_tag).values(tag_label=label))
-        return int(result.inserted_primary_key[0])
+        return int(result.inserted_primary_key[0]), True
     except IntegrityError:  # a concurrent insert won: use its row
         found = (await conn.execute(query)).scalar()
         if found is None:
             raise
-        return int(found)
+        return int(found), False
+
+
+async def tag_id_for_label(conn: AsyncConnection, label: str) -> int:
+    """Inside a write transaction: the id of the tag ``label``, created if missing."""
+    return (await ensure_tag(conn, label))[0]
 
 
 async def create_tag(db: Database, label: str) -> int:
