@@ -170,24 +170,6 @@ export class Subscription {
     });
   }
 
-  /**
-   * Ask for the data again now, from one node, as if an event had come: a page calls it after
-   * a change it made, so that it shows the change even from an engine that does not push
-   * definition events. Resolves once onData (or onError) ran.
-   */
-  refresh() {
-    if (this.closed) return Promise.resolve();
-    const node = this.scope === 'each' || this.scope === 'shared' ? undefined : this.scope;
-    return this.cluster.api(this.command, { node }).then(
-      (root) => {
-        if (this.closed) return;
-        this.gotData = true;
-        this.onData(root, root.getAttribute('node') || node || '');
-      },
-      (e) => this.onError(e, node || ''),
-    );
-  }
-
   close() {
     if (this.closed) return;
     this.closed = true;

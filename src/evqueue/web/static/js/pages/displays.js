@@ -9,7 +9,8 @@
  * `<display action="get" id/>`; View reads the variables with the variable list (one request
  * resolves the display's variable and every {path} of its templates). Save sends
  * `display create|edit [id] name group path order item_title item_content`; delete
- * `display delete id`. After its own change the page asks for the list again.
+ * `display delete id`. The list follows every change, this page's own included, through the
+ * events the engine pushes.
  */
 
 import { errorBox, field, options } from '../forms.js';
@@ -22,7 +23,7 @@ import { groupRows } from './workflows.js';
 const PAGE_SIZE = 10;
 
 /** Open the create (d null) or edit dialog; `paths` are the variables' full paths. */
-function editDialog(cluster, d, paths, onSaved) {
+function editDialog(cluster, d, paths) {
   const errors = errorBox('display-error');
   const list = h('datalist', { id: 'display-paths' }, paths.map((p) => h('option', { value: p })));
   const input = (value, testid, extra = {}) =>
@@ -84,7 +85,6 @@ function editDialog(cluster, d, paths, onSaved) {
       await cluster.api(buildCommand('display', attributes, [], ['group']));
       toast(`Display ${attributes.name} saved`, 'success');
       dlg.close();
-      onSaved();
     } catch (e) {
       errors.show(e);
     } finally {
@@ -142,7 +142,6 @@ export function mount(ctx) {
   let items = [];
   let loaded = false;
   const listEl = h('div');
-  const refresh = () => sub.refresh();
 
   const variables = async () =>
     childElements(await cluster.api(VARIABLES_COMMAND), 'var').map(attrsOf);
@@ -151,9 +150,9 @@ export function mount(ctx) {
     id: row.id,
   });
   const paths = async () => (await variables()).map(fullPath);
-  const create = () => busy(null, async () => editDialog(cluster, null, await paths(), refresh));
+  const create = () => busy(null, async () => editDialog(cluster, null, await paths()));
   const edit = (row) =>
-    busy(null, async () => editDialog(cluster, await get(row), await paths(), refresh));
+    busy(null, async () => editDialog(cluster, await get(row), await paths()));
   const view = (row) =>
     busy(null, async () => viewDialog(await get(row), await variables()), 'Display not loaded');
   const remove = async (row) => {
@@ -164,7 +163,6 @@ export function mount(ctx) {
     if (!ok) return;
     await cluster.api(buildCommand('display', { action: 'delete', id: row.id }));
     toast(`Display ${row.name} deleted`, 'success');
-    await refresh();
   };
 
   ctx.el.append(
@@ -217,7 +215,7 @@ export function mount(ctx) {
     );
   }
 
-  const sub = scope.own(
+  scope.own(
     cluster.subscribe({
       types: ['DISPLAY_CREATED', 'DISPLAY_MODIFIED', 'DISPLAY_REMOVED'],
       command: buildCommand('displays', { action: 'list' }),

@@ -8,8 +8,8 @@
  * `<launcher action="get" id/>`; save sends `launcher create|edit [id] name group description
  * workflow_id user host parameters=<JSON {parameter: variable path}>` (evQueue's UI format);
  * delete `launcher delete id`. The workflow's parameters come from `<workflow action="get"/>`,
- * variable paths for the suggestions from the variable list. After its own change the page asks
- * for the list again (an engine may not push definition events).
+ * variable paths for the suggestions from the variable list. The list follows every change,
+ * this page's own included, through the events the engine pushes.
  */
 
 import { errorBox, field, options } from '../forms.js';
@@ -43,7 +43,7 @@ function variablesDatalist(cluster) {
 }
 
 /** Open the create (l null) or edit dialog over the workflows [{id, name, group}]. */
-function editDialog(cluster, l, workflows, onSaved) {
+function editDialog(cluster, l, workflows) {
   const errors = errorBox('launcher-error');
   const suggestions = variablesDatalist(cluster);
   const input = (value, testid, extra = {}) =>
@@ -126,7 +126,6 @@ function editDialog(cluster, l, workflows, onSaved) {
       await cluster.api(buildCommand('launcher', attributes, [], keepEmpty));
       toast(`Launcher ${attributes.name} saved`, 'success');
       dlg.close();
-      onSaved();
     } catch (e) {
       errors.show(e);
     } finally {
@@ -146,7 +145,6 @@ export function mount(ctx) {
   let items = [];
   let loaded = false;
   const listEl = h('div');
-  const refresh = () => sub.refresh();
 
   const withWorkflows = (fn) =>
     busy(
@@ -157,11 +155,11 @@ export function mount(ctx) {
       },
       'Workflows not loaded',
     );
-  const create = () => withWorkflows((workflows) => editDialog(cluster, null, workflows, refresh));
+  const create = () => withWorkflows((workflows) => editDialog(cluster, null, workflows));
   const edit = (row) =>
     withWorkflows(async (workflows) => {
       const root = await cluster.api(buildCommand('launcher', { action: 'get', id: row.id }));
-      editDialog(cluster, { ...attrsOf(root), id: row.id }, workflows, refresh);
+      editDialog(cluster, { ...attrsOf(root), id: row.id }, workflows);
     });
   const remove = async (row) => {
     const ok = await confirmDialog(`Delete launcher ${row.name}?`, {
@@ -171,7 +169,6 @@ export function mount(ctx) {
     if (!ok) return;
     await cluster.api(buildCommand('launcher', { action: 'delete', id: row.id }));
     toast(`Launcher ${row.name} deleted`, 'success');
-    await refresh();
   };
 
   ctx.el.append(
@@ -224,7 +221,7 @@ export function mount(ctx) {
     );
   }
 
-  const sub = scope.own(
+  scope.own(
     cluster.subscribe({
       types: ['LAUNCHER_CREATED', 'LAUNCHER_MODIFIED', 'LAUNCHER_REMOVED'],
       command: buildCommand('launchers', { action: 'list' }),

@@ -5,8 +5,8 @@
  * Data: a 'shared' subscription to VARIABLE_SET/VARIABLE_UNSET running
  * `<storage action="list" path="" recursive="yes"/>` (rows `<var id path name value/>`). Edit
  * reads `<storage action="get" id/>` (type and structure are not in the list); save sends
- * `storage set [id] path name type structure value=<JSON>`; delete `storage unset id`. After
- * its own change the page asks for the list again (an engine may not push definition events).
+ * `storage set [id] path name type structure value=<JSON>`; delete `storage unset id`. The
+ * list follows every change, this page's own included, through the events the engine pushes.
  */
 
 import { errorBox, field, options } from '../forms.js';
@@ -37,8 +37,8 @@ function valueControl(type, structure, text) {
   return h('input', { ...common, type: 'text', value: text, autocomplete: 'off' });
 }
 
-/** Open the create (v null) or edit dialog; onSaved runs after the engine accepted it. */
-function editDialog(cluster, v, onSaved) {
+/** Open the create (v null) or edit dialog. */
+function editDialog(cluster, v) {
   const errors = errorBox('variable-error');
   const textInput = (value, testid, extra = {}) =>
     h('input', { type: 'text', required: true, value, testid, autocomplete: 'off', ...extra });
@@ -94,7 +94,6 @@ function editDialog(cluster, v, onSaved) {
       );
       toast(`Variable ${path.value.trim()}/${name.value.trim()} saved`, 'success');
       dlg.close();
-      onSaved();
     } catch (e) {
       errors.show(e);
     } finally {
@@ -123,7 +122,6 @@ export function mount(ctx) {
     dataset: { role: 'filter' },
   });
   const listEl = h('div', { testid: 'variables-table' });
-  const refresh = () => sub.refresh();
   ctx.el.append(
     h(
       'div',
@@ -131,7 +129,7 @@ export function mount(ctx) {
       h('h1', {}, 'Variables'),
       filter,
       session.isAdmin
-        ? button('New variable', () => editDialog(cluster, null, refresh), {
+        ? button('New variable', () => editDialog(cluster, null), {
             kind: 'primary',
             testid: 'variable-new',
           })
@@ -150,7 +148,7 @@ export function mount(ctx) {
       null,
       async () => {
         const root = await cluster.api(buildCommand('storage', { action: 'get', id: row.id }));
-        editDialog(cluster, attrsOf(root), refresh);
+        editDialog(cluster, attrsOf(root));
       },
       'Variable not loaded',
     );
@@ -163,7 +161,6 @@ export function mount(ctx) {
     if (!ok) return;
     await cluster.api(buildCommand('storage', { action: 'unset', id: row.id }));
     toast(`Variable ${fullPath(row)} deleted`, 'success');
-    await refresh();
   };
 
   const groupRow = (path, count) => {
@@ -234,7 +231,7 @@ export function mount(ctx) {
     ctx.setQuery({ q: filter.value || undefined });
     render();
   });
-  const sub = scope.own(
+  scope.own(
     cluster.subscribe({
       types: ['VARIABLE_UNSET', 'VARIABLE_SET'],
       command: LIST_COMMAND,
