@@ -29,6 +29,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evqueue.storage.database import Database
+from evqueue.storage.driver_statements import DriverStatement
 from evqueue.storage.errors import DuplicateName
 from evqueue.storage.tables import (
     t_datastore,
@@ -183,11 +184,10 @@ async def create_instances(db: Database, specs: Sequence[InstanceSpec]) -> list[
             ids = list(known)
         else:
             for spec in specs:
-                # The values as parameters of one statement: compiled once, not per row.
-                result = await conn.execute(insert(t_workflow_instance), _spec_values(spec))
-                ids.append(int(result.inserted_primary_key[0]))
+                # The launch path: compiled once, run on the driver (driver_statements.py).
+                ids.append(await _INSERT.execute(conn, _spec_values(spec)))
                 if spec.savepoint_for is not None:
-                    await conn.execute(_UPDATE_SAVEPOINT, {
+                    await _SAVEPOINT.execute(conn, {
                         "b_id": ids[-1], "b_savepoint": spec.savepoint_for(ids[-1])})
         parameters = [
             {"workflow_instance_id": instance_id, "workflow_instance_parameter": name,
@@ -226,6 +226,12 @@ _TERMINATE = (
         workflow_instance_end=bindparam("b_end"),
     )
 )
+
+
+# The statements every instance runs (launch, savepoints, end), on the driver.
+_INSERT = DriverStatement(insert(t_workflow_instance))
+_SAVEPOINT = DriverStatement(_UPDATE_SAVEPOINT)
+_TERMINATION = DriverStatement(_TERMINATE)
 
 
 async def _add_tags(conn: AsyncConnection, writes: Sequence[SavepointWrite]) -> int:
@@ -282,9 +288,9 @@ async def save_instances(db: Database, writes: Sequence[SavepointWrite]) -> int:
 
     async def work(conn: AsyncConnection) -> int:
         if running:
-            await conn.execute(_UPDATE_SAVEPOINT, running)
+            await _SAVEPOINT.executemany(conn, running)
         if terminated:
-            await conn.execute(_TERMINATE, terminated)
+            await _TERMINATION.executemany(conn, terminated)
         if filters:
             await conn.execute(insert(t_workflow_instance_filters), filters)
         return await _add_tags(conn, ended)
