@@ -58,3 +58,36 @@ def test_every_served_command_has_an_example_exchange() -> None:
         shown.add((group, action.group(1) if action else None))
     missing = [route for route in served_routes() if route not in shown]
     assert not missing, f"no example exchange in docs/api.md for: {missing}"
+
+
+def definition_event_rows(text: str) -> list[tuple[set[str], set[tuple[str, str]]]]:
+    """(events, commands) per row of the reference's table of definition events.
+
+    A row's command column names commands as `` `group action` `` and goes on with
+    `` `action` `` items of the same group (`` `queue create`, `edit`, `delete` ``).
+    """
+    table = text.split("**Definitions**", 1)[1].split("\n\n", 2)[1]
+    rows = []
+    for line in table.splitlines()[2:]:
+        events, _, commands = (cell.strip() for cell in line.strip("|").split("|"))
+        names = set(re.findall(r"`([A-Z_]+)`", events))
+        pairs, group = set(), None
+        for item in re.findall(r"`([a-z_]+(?: [a-z_]+)?)`", commands):
+            if " " in item:
+                group, item = item.split()
+            pairs.add((group, item))
+        rows.append((names, pairs))
+    return rows
+
+
+def test_the_definition_events_are_those_the_commands_publish() -> None:
+    from evqueue.api.change_events import CHANGE_EVENTS
+
+    rows = definition_event_rows(API_DOC.read_text(encoding="utf-8"))
+    documented = {pair for _, pairs in rows for pair in pairs}
+    assert documented == set(CHANGE_EVENTS), (
+        f"missing: {sorted(set(CHANGE_EVENTS) - documented)}, "
+        f"not published: {sorted(documented - set(CHANGE_EVENTS))}")
+    for command, published in CHANGE_EVENTS.items():
+        names = {event.value for event in published.types}
+        assert any(command in pairs and names <= events for events, pairs in rows), command
