@@ -81,12 +81,35 @@ def live_workflow(count: Path) -> str:
 </subjobs></workflow>"""
 
 
+PROGRESS_SCRIPT = """#!/bin/sh
+# Reports 40 % on the log channel (fd 3), then waits for {gate} (at most 60 s).
+echo "%40" >&3
+n=0
+while [ ! -e {gate} ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+"""
+
+
+def states_workflow(progress: Path) -> str:
+    """A task that fails and waits 10 minutes for its retry, a task at 40 % until its gate
+    opens, and a task queued behind it (the default queue runs one task at a time)."""
+    return f"""<workflow><subjobs>
+  <job name="flaky"><tasks><task path="/bin/false" queue="default" retry_times="3"
+    retry_delay="600"/></tasks></job>
+  <job name="half"><tasks><task path="{progress}" queue="default"/></tasks></job>
+  <job name="later"><tasks><task path="/bin/true" queue="default"/></tasks></job>
+</subjobs></workflow>"""
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiCluster]:
     nodes = start_cluster(tmp_path_factory.mktemp("graph-ui"))
+    progress = nodes.directory / "tasks" / "progress.sh"
+    progress.write_text(PROGRESS_SCRIPT.format(gate=nodes.directory / "gate2"))
+    progress.chmod(0o755)
     with nodes.client() as client:
         for name, xml in (("graphdemo", DEMO),
-                          ("graphlive", live_workflow(nodes.directory / "tasks" / "count.sh"))):
+                          ("graphlive", live_workflow(nodes.directory / "tasks" / "count.sh")),
+                          ("graphstates", states_workflow(progress))):
             content = base64.b64encode(xml.encode()).decode()
             reply = client.exec(f"<workflow action='create' name='{name}' group='graph' "
                                 f"content='{content}'/>")
@@ -344,6 +367,40 @@ def test_the_xpath_picker_lists_what_an_input_can_read_and_the_engine_checks_it(
     assert_clean(wire)
 
 
+def test_the_sources_follow_where_the_expression_is_written(page: Page) -> None:
+    got = page.evaluate("""async () => {
+        const { xpathSources } = await import('./static/js/graph/xpath-sources.js');
+        const doc = new DOMParser().parseFromString(`<workflow>
+          <parameters><parameter name="p"/></parameters>
+          <subjobs><job name="a" loop="x"><tasks><task name="t" path="/bin/t"/></tasks>
+            <subjobs><job name="b" loop="y"><tasks>
+              <task name="u" path="/bin/u" loop="z"><input name="i">v</input></task>
+            </tasks></job></subjobs></job></subjobs>
+          <custom-attributes><custom-attribute name="c" select=""/></custom-attributes>
+        </workflow>`, 'application/xml');
+        const one = (sel) => doc.querySelector(sel);
+        const exprs = (el, attr) => xpathSources(el, attr).map((s) => s.expression);
+        return {
+          input: exprs(one('input')),
+          jobCondition: exprs(one('job[name=b]'), 'condition'),
+          jobIteration: exprs(one('job[name=b]'), 'iteration-condition'),
+          taskLoop: exprs(one('task[name=u]'), 'loop'),
+          custom: exprs(one('custom-attribute'), 'select'),
+        };
+    }""")
+    parent_output = "evqGetParentJob(0)/evqGetOutput('t')"
+    assert got["input"] == ["evqGetWorkflowParameter('p')", ".",
+                            "evqGetCurrentJob()/evqGetContext()", parent_output,
+                            "evqGetParentJob(0)/evqGetContext()"]
+    # a job's own condition runs before its loop: its loop item is not there yet
+    assert got["jobCondition"] == ["evqGetWorkflowParameter('p')", parent_output,
+                                   "evqGetParentJob(0)/evqGetContext()"]
+    assert got["jobIteration"][1] == "."
+    assert "." not in got["taskLoop"]
+    assert got["custom"] == ["evqGetWorkflowParameter('p')", "evqGetJob('a')/evqGetOutput('t')",
+                             "evqGetJob('b')/evqGetOutput('u')"]
+
+
 def test_the_instance_graph_is_coloured_by_state_and_follows_its_events(
         page: Page, wire: WireWatch, cluster: UiCluster) -> None:
     page.once("dialog", lambda dialog: dialog.accept())  # leave the edited workflow
@@ -380,5 +437,40 @@ def test_the_instance_graph_is_coloured_by_state_and_follows_its_events(
     expect(details.get_by_test_id("task-output")).to_contain_text("line 6 for graph")
     doc_shot(page, "instance-graph", details)
     # the live output of the running task is polled until it ends: a poll may race its end
+    assert_clean(wire, allowed=lambda f: f.code == "UNKNOWN_INSTANCE"
+                 and f.command.startswith("<processmanager"))
+
+
+def test_progress_a_retry_and_a_cancel_are_drawn(page: Page, wire: WireWatch,
+                                                  cluster: UiCluster) -> None:
+    with cluster.client() as client:
+        reply = client.exec("<instance action='launch' name='graphstates'/>")
+    instance = reply.get("workflow-instance-id")
+    page.goto(f"{cluster.url}#/instance/{instance}")
+    details = by(page, "instance-details")
+    details.get_by_test_id("tab-graph").click()
+    graph = details.get_by_test_id("instance-graph")
+
+    def task_of(job_name: str):
+        return graph.locator(f"[data-testid='graph-job'][data-name='{job_name}'] "
+                             "[data-testid='graph-task']")
+
+    expect(task_of("flaky")).to_have_attribute("data-state", "retrying")
+    expect(task_of("flaky")).to_contain_text("⟲")
+    expect(task_of("half")).to_have_attribute("data-state", "running")
+    expect(task_of("later")).to_have_attribute("data-state", "queued")
+    bar = task_of("half").get_by_test_id("graph-progress")
+    expect(bar).to_have_count(1)
+    row = task_of("half").locator(".task-row")
+    assert float(bar.get_attribute("width")) == pytest.approx(
+        0.4 * float(row.get_attribute("width")))
+    details.get_by_test_id("details-cancel").click()
+    by(page, "confirm-dialog").get_by_test_id("confirm-ok").click()
+    expect(task_of("flaky")).to_have_attribute("data-state", "cancelled")
+    expect(task_of("later")).to_have_attribute("data-state", "cancelled")
+    expect(task_of("half")).to_have_attribute("data-state", "running")
+    (cluster.directory / "gate2").touch()
+    expect(task_of("half")).to_have_attribute("data-state", "succeeded")
+    expect(task_of("half").get_by_test_id("graph-progress")).to_have_count(0)
     assert_clean(wire, allowed=lambda f: f.code == "UNKNOWN_INSTANCE"
                  and f.command.startswith("<processmanager"))
