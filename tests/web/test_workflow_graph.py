@@ -335,6 +335,18 @@ def test_an_edit_in_the_xml_view_is_drawn_in_the_graph(page: Page, wire: WireWat
     assert_clean(wire)
 
 
+def test_a_job_dragged_onto_the_start_becomes_a_first_level_job(page: Page,
+                                                                wire: WireWatch) -> None:
+    assert parent_job(xml_of(page), "cleanup") == "audit"
+    drag(page, job(page, "cleanup").get_by_test_id("graph-job-head"), by(page, "graph-start"))
+    root = xml_of(page)
+    assert parent_job(root, "cleanup") == ""
+    assert [j.get("name") for j in root.find("subjobs")] == ["prepare", "cleanup"]
+    # "audit" had no other sub-job: its empty <subjobs> went with the move
+    assert root.find(".//job[@name='audit']/subjobs") is None
+    assert_clean(wire)
+
+
 def test_the_xpath_picker_lists_what_an_input_can_read_and_the_engine_checks_it(
         page: Page, wire: WireWatch) -> None:
     # the task of "report", under "each" (a loop), under "prepare"

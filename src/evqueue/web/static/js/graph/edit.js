@@ -13,6 +13,12 @@ import { ensureChild, kids, newJob, newTask, removeElement } from '../pages/work
 /** Where a dragged job lands relative to a target job. */
 export const DROP = { BEFORE: 'before', AFTER: 'after', CHILD: 'child' };
 
+// A job's <subjobs> left without a job goes (the schema wants at least one job in it).
+function dropIfEmpty(subjobs) {
+  if (subjobs.nodeName === 'subjobs' && subjobs.children.length === 0 && subjobs.parentNode.nodeName === 'job')
+    subjobs.remove();
+}
+
 function refuseInside(job, target) {
   for (let el = target; el; el = el.parentNode) if (el === job) throw new Error('A job cannot go under itself.');
 }
@@ -27,7 +33,14 @@ export function moveJob(job, target, where) {
   const from = job.parentNode;
   if (where === DROP.CHILD) ensureChild(target, 'subjobs').append(job);
   else target.parentNode.insertBefore(job, where === DROP.BEFORE ? target : target.nextSibling);
-  if (from.nodeName === 'subjobs' && from.children.length === 0 && from.parentNode.nodeName === 'job') from.remove();
+  dropIfEmpty(from);
+}
+
+/** Move job (with its sub-jobs) to the first level, after the first-level jobs. */
+export function moveJobToTop(job) {
+  const from = job.parentNode;
+  ensureChild(job.ownerDocument.documentElement, 'subjobs').append(job);
+  dropIfEmpty(from);
 }
 
 /** Move task into the tasks of job (last), or before another task when before is given. */

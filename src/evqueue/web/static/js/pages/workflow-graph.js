@@ -6,13 +6,14 @@
  * - Drag a job's title onto another job: on its left quarter it goes before it (parallel
  *   sibling), on its right quarter after it, in the middle under it (a sub-job). Its sub-jobs
  *   move with it.
+ * - Drag a job's title onto the start box to make it a first-level job.
  * - Drag a task onto another job (or onto a task, to go before it) to move it there.
  * - The toolbar adds a first-level job, a sub-job or a task to the selection, and deletes the
  *   selection (also the Delete key).
  * Every edit goes through env.onChange, so the XML view and the undo history follow.
  */
 
-import { addJob, addTask, dropZone, moveJob, moveTask, removeJob, removeTask } from '../graph/edit.js';
+import { addJob, addTask, dropZone, moveJob, moveJobToTop, moveTask, removeJob, removeTask } from '../graph/edit.js';
 import { flatten } from '../graph/layout.js';
 import { workflowPicture } from '../graph/model.js';
 import { GraphView } from '../graph/viewport.js';
@@ -53,7 +54,10 @@ export function graphEditor(env, scope) {
 
   function drawSide() {
     if (!selected) {
-      replace(side, h('p', { class: 'note' }, 'Click a job or a task to edit it. Drag a job title onto another job, or a task onto another job, to move it.'));
+      replace(side, h('p', { class: 'note' }, [
+          'Click a job or a task to edit it. Drag a job by its title onto another job: on its left or right edge it runs beside it, in the middle after it (a sub-job); onto "start" it becomes a first-level job. ',
+          'Drag a task onto another job to move it there. Ctrl+Z undoes, Ctrl+Y redoes.',
+        ].join('')));
       return;
     }
     const local = { ...env, onChange: (structural) => changed(structural, false) };
@@ -125,7 +129,10 @@ export function graphEditor(env, scope) {
   const clearMarks = () => view.svg.querySelectorAll('.drop-before, .drop-after, .drop-child, .drop-task').forEach((g) => g.classList.remove('drop-before', 'drop-after', 'drop-child', 'drop-task'));
 
   function targetAt(x, y) {
-    const hit = view.hit(document.elementFromPoint(x, y));
+    const under = document.elementFromPoint(x, y);
+    const start = under && under.closest && under.closest('.start');
+    if (start && press && !press.task && view.svg.contains(start)) return { g: start, top: true, mark: 'drop-child' };
+    const hit = view.hit(under);
     if (!hit || !press) return null;
     const g = view.svg.querySelector(`[data-ref="${hit.ref.split('.')[0]}"]`);
     if (press.task) return { g: hit.task ? view.svg.querySelector(`[data-ref="${hit.ref}"]`) : g, job: hit.box.el, before: hit.task ? hit.task.el : null, mark: 'drop-task' };
@@ -164,7 +171,8 @@ export function graphEditor(env, scope) {
     press = null;
     if (!t || t.job === p.el) return;
     selected = p.el;
-    attempt(() => (p.task ? moveTask(p.el, t.job, t.before) : moveJob(p.el, t.job, t.zone)));
+    if (t.top) attempt(() => moveJobToTop(p.el));
+    else attempt(() => (p.task ? moveTask(p.el, t.job, t.before) : moveJob(p.el, t.job, t.zone)));
   });
   view.svg.addEventListener('keydown', (ev) => {
     const hit = view.hit(ev.target);
