@@ -373,6 +373,14 @@ def test_the_xpath_picker_lists_what_an_input_can_read_and_the_engine_checks_it(
     expect(picker).to_have_count(0)
     expect(fields.get_by_test_id("content-input").first).to_have_value(
         "x<value select=\"evqGetParentJob(1)/evqGetOutput('list')/items/item\"/>")
+    content = fields.get_by_test_id("content-input").first
+    error = fields.get_by_test_id("content-error").first
+    written = content.input_value()
+    # a value part that does not parse is pointed at as it is typed, and fixed
+    content.fill('x<value select="count(("/>')
+    expect(error).not_to_be_empty()
+    content.fill(written)
+    expect(error).to_be_empty()
     task = xml_of(page).find(".//job[@name='report']/tasks/task")
     assert task.find("input/value").get("select") == \
         "evqGetParentJob(1)/evqGetOutput('list')/items/item"

@@ -33,6 +33,32 @@ const uid = (p) => {
 };
 
 /**
+ * Check expressions with the engine as they are typed: live(list) asks after a short pause
+ * and calls show(problem) for the first expression refused ('' when all parse); an answer
+ * to an older list is dropped.
+ */
+function liveCheck(env, show) {
+  let timer = null;
+  let asked = 0;
+  return (expressions) => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      asked += 1;
+      const mine = asked;
+      let problem = '';
+      for (const x of expressions) {
+        const error = x ? await env.checkXPath(x) : '';
+        if (error) {
+          problem = expressions.length > 1 ? `${x}: ${error}` : error;
+          break;
+        }
+      }
+      if (mine === asked) show(problem);
+    }, 300);
+  };
+}
+
+/**
  * A field bound to attribute `spec.name` of el.
  * spec: {name, label, type: text|select|check|xpath|number, options, help, placeholder, onValue}
  */
@@ -80,18 +106,8 @@ export function attrField(el, spec, env) {
   ctrl.addEventListener(spec.type === 'check' || spec.type === 'select' ? 'change' : 'input', write);
   const row = field(spec.label, ctrl, spec.help);
   if (spec.type === 'xpath') {
-    let timer = null;
-    let asked = 0;
-    const check = () => {
-      clearTimeout(timer);
-      timer = setTimeout(async () => {
-        asked += 1;
-        const mine = asked;
-        const problem = await env.checkXPath(ctrl.value.trim());
-        if (mine === asked) replace(err, problem || '');
-      }, 300);
-    };
-    ctrl.addEventListener('input', check);
+    const check = liveCheck(env, (problem) => replace(err, problem));
+    ctrl.addEventListener('input', () => check([ctrl.value.trim()]));
     withPicker(ctrl, () =>
       openXPathPicker({
         el,
@@ -123,12 +139,15 @@ export function contentField(el, label, env, { multiline = false, parameters = [
     testid: `content-${el.nodeName}`,
   };
   const ctrl = multiline ? h('textarea', { ...props, rows: 6 }) : h('input', { ...props, type: 'text' });
-  const err = h('div', { class: 'xpath-error', role: 'status' });
+  const err = h('div', { class: 'xpath-error', role: 'status', testid: 'content-error' });
+  const check = liveCheck(env, (problem) => replace(err, problem));
   ctrl.addEventListener('input', () => {
     try {
       setInnerXml(el, ctrl.value);
       replace(err);
       env.onChange(false);
+      // the select of every <value>/<copy> part is checked by the engine as it is typed
+      check(Array.from(el.querySelectorAll('value, copy'), (v) => (v.getAttribute('select') || '').trim()));
     } catch (e) {
       replace(
         err,
