@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the database servers the test suite uses are installed and running on 127.0.0.1:
 # PostgreSQL (5432, trust auth, database "test") and MariaDB (3306, root without password,
-# database "test"). Safe to run again: it only acts on what is missing or stopped.
+# database "test"), and that the network tools of the cluster tests are there (ip, nft).
+# Safe to run again: it only acts on what is missing or stopped.
 set -uo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -11,6 +12,15 @@ if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! command -v mariadbd >/dev/nul
   echo "services: installing PostgreSQL and MariaDB from the distribution"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql mariadb-server >/dev/null
+fi
+
+# The several-machine cluster test (tests/cluster/test_several_machines.py) builds its machines
+# with network namespaces (ip, from iproute2) and cuts links with nftables.
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+if ! has ip || ! has nft; then
+  echo "services: installing iproute2 and nftables from the distribution"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq iproute2 nftables >/dev/null
 fi
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
