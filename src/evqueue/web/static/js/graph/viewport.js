@@ -39,6 +39,11 @@ export class GraphView {
     this.svg.addEventListener('pointerdown', (ev) => this.onPan(ev));
   }
 
+  /** Fit the next picture drawn (another workflow or instance is shown). */
+  refit() {
+    this.fitted = false;
+  }
+
   /** Draw a picture (model.js); selected is the ref of the selected job or task. */
   draw(picture, selected = '') {
     this.picture = picture;
@@ -62,13 +67,18 @@ export class GraphView {
     replace(this.zoomLabel, `${Math.round(k * 100)}%`);
   }
 
-  /** Zoom so that the whole picture fits (never above 100%), centred horizontally. */
+  /**
+   * Zoom so that the whole picture fits (never above 100%, never below the minimum zoom),
+   * centred; a picture too wide even then is centred on its start box.
+   */
   fit() {
     if (!this.picture) return;
     const w = this.frame.clientWidth || 800;
     const hgt = this.frame.clientHeight || 500;
-    const k = Math.max(MIN, Math.min(1, w / this.picture.width, hgt / this.picture.height));
-    this.view = { k, x: (w - this.picture.width * k) / 2, y: 0 };
+    const { root, width, height } = this.picture;
+    const k = Math.max(MIN, Math.min(1, w / width, hgt / height));
+    const x = width * k <= w ? (w - width * k) / 2 : w / 2 - (root.x + root.width / 2) * k;
+    this.view = { k, x, y: 0 };
     this.fitted = true;
     this.apply();
   }

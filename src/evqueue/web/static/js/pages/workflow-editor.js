@@ -189,6 +189,7 @@ export function mount(ctx) {
   /** A text that starts a new history (loaded or uploaded). */
   function startText(next) {
     history.reset(next);
+    graph.refit();
     setText(next);
   }
 

@@ -193,5 +193,7 @@ export function graphEditor(env, scope) {
       drawSide();
       return el;
     },
+    /** Fit the next drawing to the view (a workflow was loaded or uploaded). */
+    refit: () => view.refit(),
   };
 }
