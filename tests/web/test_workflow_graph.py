@@ -180,6 +180,12 @@ def test_the_workflow_page_draws_the_workflow_as_a_graph(page: Page, wire: WireW
     open_editor(page, cluster, "graphdemo")
     expect(page.get_by_test_id("graph-job")).to_have_count(5)
     expect(by(page, "graph-start")).to_contain_text("start (who)")
+    # the loaded workflow is fitted: at most 100 %, centred in the view
+    frame = page.locator(".graph-frame").bounding_box()
+    drawing = page.locator("svg.graph g.viewport").bounding_box()
+    left = drawing["x"] - frame["x"]
+    right = frame["x"] + frame["width"] - (drawing["x"] + drawing["width"])
+    assert left > 0 and right > 0 and abs(left - right) < 40, (left, right)
     expect(page.locator("svg.graph .edge")).to_have_count(5)
     # parallel siblings side by side, a sub-job below its parent
     boxes = {n: job(page, n).locator(".job-box").bounding_box()
