@@ -5,7 +5,8 @@ conditions, loops and retries marked); 200 jobs lay out fast and without overlap
 tasks are moved by drag and drop, added, removed, undone and redone, and the XML view follows
 both ways; the XPath picker lists what an input can read and the engine checks the expression
 as it is typed; an instance is drawn coloured by state and follows its events.
-Each view is saved under docs/screenshots/ for the README.
+Each view is saved under screenshots/ (ignored by git); with EVQUEUE_DOC_SCREENSHOTS=1 it also
+replaces the README's image under docs/screenshots/ (so a test run leaves the tree clean).
 
 The tests share one browser page and one two-node cluster, and run in file order.
 """
@@ -13,6 +14,7 @@ The tests share one browser page and one two-node cluster, and run in file order
 from __future__ import annotations
 
 import base64
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ import pytest
 from lxml import etree
 from playwright.sync_api import Page, expect
 
-from tests.web.browserkit import UiCluster, WireWatch, assert_clean, start_cluster
+from tests.web.browserkit import SCREENSHOTS, UiCluster, WireWatch, assert_clean, start_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -132,10 +134,14 @@ def job(page: Page, name: str):
 
 
 def doc_shot(page: Page, name: str, target=None) -> None:
-    """A screenshot for the README, without the toasts of earlier steps."""
-    DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+    """A screenshot of a view (an element, or the page) without the toasts of earlier steps."""
     page.evaluate("document.querySelectorAll('.toast').forEach((t) => t.remove())")
-    (target or page).screenshot(path=str(DOC_SHOTS / f"{name}.png"))
+    paths = [SCREENSHOTS / f"graph-{name}.png"]
+    if os.environ.get("EVQUEUE_DOC_SCREENSHOTS") == "1":
+        paths.append(DOC_SHOTS / f"{name}.png")
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (target or page).screenshot(path=str(path))
 
 
 def xml_of(page: Page) -> etree._Element:
