@@ -327,6 +327,15 @@ class TestCancelKill:
         # errors: the pending retry, the queued task, the task failing while cancelling
         assert d.ended == InstanceEnded(1, 3)
 
+    def test_tasks_a_cancel_aborts_are_told_to_event_subscribers(self):
+        d, waiting = self.driver()
+        d.queued.append(EnqueueTask(1, waiting, "default", None))
+        mark = len(d.log)
+        d.handle(d.instance.cancel(d.now))
+        # the retry and the queued task end now, while "run" goes on: one event for each
+        events = [a for a in d.log[mark:] if isinstance(a, Emit)]
+        assert events == [Emit("TASK_TERMINATE", 1)] * 2
+
     def test_kill(self):
         d, waiting = self.driver()
         run = d.task("run")

@@ -110,9 +110,14 @@ class InstanceState:
     # -- failures -----------------------------------------------------------------------------
 
     def abort(self, node: etree._Element, message: str) -> None:
-        """Mark *node* ABORTED with *message* as its error (no error counted)."""
+        """Mark *node* ABORTED with *message* as its error (no error counted).
+
+        An aborted task is told with ``TASK_TERMINATE``: a task taken out of its queue or its
+        retry by a cancel ends there, and a client following the instance must see it."""
         self.tree.set_status(node, Trigger.ABORT)
         node.set("error", message)
+        if node.tag == "task":
+            self.event("TASK_TERMINATE")
 
     def fail(
         self, node: etree._Element, what: str, exc: Exception, expression: str | None = None
