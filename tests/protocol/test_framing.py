@@ -133,6 +133,20 @@ def test_pipelined_messages_in_one_read_are_all_returned_in_order() -> None:
     assert [c.attrs["a"] for c in commands] == ["1", "2", "3"]
 
 
+@pytest.mark.parametrize(("received", "more"), [
+    (b"<ping/>", False),
+    (b"<ping/>\r\n \t", False),
+    (b"<ping/><ping/>", True),
+    (b"<ping/>\n<pi", True),
+    (b"<ping/><instance action='launch'", True),
+])
+def test_buffered_says_whether_a_next_message_has_begun(received: bytes, more: bool) -> None:
+    protocol = ApiProtocol()
+    protocol.receive_data(received)
+    assert isinstance(protocol.next_event(), Command)
+    assert protocol.buffered is more
+
+
 def test_messages_without_separator() -> None:
     commands = read_all(b"<a/><b></b><c x='>'/>")
     assert [c.group for c in commands] == ["a", "b", "c"]

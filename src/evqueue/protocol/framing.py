@@ -256,6 +256,12 @@ class ApiProtocol:
         """Record that the peer will send nothing more."""
         self._eof = True
 
+    @property
+    def buffered(self) -> bool:
+        """Whether part of a next message is already received (more than whitespace): a
+        server answering pipelined commands can wait for their replies to go together."""
+        return self._in_message or _NOT_WHITESPACE.search(self._buffer) is not None
+
     def next_event(self) -> Command | Signal:
         """Return the next complete message, :data:`NEED_DATA` or :data:`CLOSED`.
 

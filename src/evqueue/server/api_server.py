@@ -276,11 +276,14 @@ class _Connection:
     async def _reply(self, data: bytes) -> None:
         """Send a command's reply at the end of this loop turn, with the replies of the other
         commands already received (one write for a pipelined batch, not one per reply). A
-        command that waits lets the replies before it go at once."""
+        command that waits lets the replies before it go at once, and so does the last
+        command received: nothing is left to answer in the same write."""
         self._out.append(data)
         self._out_size += len(data)
         if self._out_size >= _READ_CHUNK:
             await self._send(b"")
+        elif not self.protocol.buffered:
+            self._flush()
         elif self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
 
