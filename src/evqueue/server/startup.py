@@ -127,10 +127,12 @@ def start_node(cfg: Config, *, daemon: bool, wait_db: bool = False) -> int:
     except (ListenError, NodeNameInUse) as exc:
         # a known start-up refusal: the message says it all, no traceback
         log.critical("node could not start: %s", exc)
+        pidfile.release()  # before the starting terminal is told: it may look for the file
         readiness.failed(str(exc))
         return 1
     except Exception as exc:
         log.critical("node stopped on an error: %s", exc, exc_info=True)
+        pidfile.release()
         readiness.failed(str(exc))
         return 1
     finally:
