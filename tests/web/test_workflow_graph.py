@@ -123,6 +123,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiCluster]:
 @pytest.fixture(autouse=True)
 def no_dialog_left(page: Page) -> None:
     page.evaluate("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
+    # a dialog's 'close' event comes later and its handler edits the URL: let it run before
+    # the test navigates
+    page.wait_for_function("!document.querySelector('dialog')")
 
 
 def by(page: Page, testid: str):
