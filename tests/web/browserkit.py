@@ -43,6 +43,7 @@ __all__ = [
     "WireWatch",
     "assert_clean",
     "chromium_path",
+    "close_dialogs",
     "shot",
     "start_cluster",
 ]
@@ -324,3 +325,11 @@ def shot(page, name: str, *, full_page: bool = False) -> None:
     """A screenshot of the page in ``screenshots/NAME.png``."""
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def close_dialogs(page) -> None:
+    """Close every open dialog and let their handlers run: a dialog's 'close' event comes
+    after ``close()``, and its handler edits the URL, which must not race the next test's
+    navigation."""
+    page.evaluate("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
+    page.wait_for_function("!document.querySelector('dialog')")

@@ -26,6 +26,7 @@ from tests.web.browserkit import (
     WireFailure,
     WireWatch,
     assert_clean,
+    close_dialogs,
     shot,
     start_cluster,
 )
@@ -42,7 +43,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiCluster]:
 @pytest.fixture(autouse=True)
 def no_dialog_left(page: Page) -> None:
     """A test starts with no dialog open, even when the one before failed with one open."""
-    page.evaluate("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
+    close_dialogs(page)
 
 
 def by(page: Page, testid: str):

@@ -18,7 +18,15 @@ from lxml import etree
 from playwright.sync_api import Browser, Page, expect
 
 from evqueue.protocol import ApiError
-from tests.web.browserkit import VIEWPORT, UiCluster, WireWatch, assert_clean, shot, start_cluster
+from tests.web.browserkit import (
+    VIEWPORT,
+    UiCluster,
+    WireWatch,
+    assert_clean,
+    close_dialogs,
+    shot,
+    start_cluster,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +41,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiCluster]:
 @pytest.fixture(autouse=True)
 def no_dialog_left(page: Page) -> None:
     """A test starts with no dialog open, even when the one before failed with one open."""
-    page.evaluate("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
+    close_dialogs(page)
 
 
 def by(page: Page, testid: str):

@@ -23,7 +23,14 @@ import pytest
 from lxml import etree
 from playwright.sync_api import Page, expect
 
-from tests.web.browserkit import SCREENSHOTS, UiCluster, WireWatch, assert_clean, start_cluster
+from tests.web.browserkit import (
+    SCREENSHOTS,
+    UiCluster,
+    WireWatch,
+    assert_clean,
+    close_dialogs,
+    start_cluster,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -122,10 +129,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiCluster]:
 
 @pytest.fixture(autouse=True)
 def no_dialog_left(page: Page) -> None:
-    page.evaluate("document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
-    # a dialog's 'close' event comes later and its handler edits the URL: let it run before
-    # the test navigates
-    page.wait_for_function("!document.querySelector('dialog')")
+    close_dialogs(page)
 
 
 def by(page: Page, testid: str):
