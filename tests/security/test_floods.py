@@ -245,7 +245,8 @@ def test_descriptors_running_out_are_logged_once_a_second_and_the_api_recovers(
     with waiting:
         assert b"<ready" in waiting.login()
     elapsed = time.monotonic() - start
-    assert login_time(node, "tcp") < 1
+    # a listener may still be resting (1 s) from the last failed accept()
+    assert login_time(node, "tcp") < 2
     output = node.output()
     assert "Traceback" not in output
     assert 1 <= output.count("Too many open files") <= elapsed + 1
