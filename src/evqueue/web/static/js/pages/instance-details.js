@@ -110,20 +110,13 @@ export function openInstanceDetails(o) {
   const run = (fn, what) => busy(null, fn, what);
   const isRunning = () => wf && wf.getAttribute('status') === 'EXECUTING';
 
-  // The engine aborts the queued and retrying tasks of a cancelled instance without an event:
-  // read the instance again so that they show at once.
-  async function cancelled(done) {
-    if (!(await done)) return;
-    onInstance(await cluster.api(buildCommand('instance', { action: 'query', id }), node ? { node } : {}));
-  }
-
   function drawActions() {
     const admin = session.isAdmin;
     replace(
       actions,
       isRunning()
         ? [
-            button('Cancel', () => run(() => cancelled(cancelInstance(cluster, id, node)), 'Cancel failed'), {
+            button('Cancel', () => run(() => cancelInstance(cluster, id, node), 'Cancel failed'), {
               testid: 'details-cancel',
             }),
             button('Kill', () => run(() => killInstance(cluster, id, node), 'Kill failed'), {
