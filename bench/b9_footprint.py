@@ -108,8 +108,8 @@ def run(quick: bool = False, runs: int = 2) -> list[Figure]:
             node.wire.call(b"<instance action='launch' name='w' mode='synchronous'/>")
     return [
         Figure("B9", "idle RSS, engine", "MB", idle, higher_is_better=False,
-               floor=bare_kb / 1024, floor_name="bare python", target=60),
-        Figure("B9", "idle RSS, forker", "MB", forker_kb, higher_is_better=False),
+               floor=bare_kb / 1024, floor_name="bare python", target=50),
+        Figure("B9", "idle RSS, forker", "MB", forker_kb, higher_is_better=False, target=10),
         Figure("B9", "long-lived helper processes", "proc", helpers, higher_is_better=False,
                target=1),
         Figure("B9", f"RSS with {TASKS} running tasks, engine", "MB", loaded,
