@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import pathlib
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
+from evqueue.storage import instance_history
 from evqueue.storage.database import Database
 from evqueue.storage.instance_history import (
     InstanceFilter,
@@ -24,7 +26,7 @@ from evqueue.storage.instances import (
     tag_instance,
 )
 from evqueue.storage.tags import create_tag
-from evqueue.storage.workflows import create_workflow
+from evqueue.storage.workflows import create_workflow, delete_workflow
 from tests.dbfixtures import fresh_database_url, open_database, selected_backend
 
 # The queries only read: the whole module shares one data set, on one event loop.
@@ -242,3 +244,40 @@ def test_filter_from_attributes() -> None:
 def test_filter_from_bad_attributes(attrs: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         InstanceFilter.from_attributes(attrs)
+
+
+@shared_loop
+async def test_either_order_of_postgresql_is_the_same(
+        db: Database, history: History, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Few matches are sorted; many follow the end-time index: the same rows, the same order.
+    sorted_rows = await _ids(db)
+    monkeypatch.setattr(instance_history, "_SORT_MATCHES_UP_TO", -1)
+    assert await _ids(db) == sorted_rows
+    assert await _ids(db, launched_from=_t("2024-01-10"), launched_until=_t("2024-01-11")) == [
+        history.ids[1], history.ids[0]]
+
+
+@pytest.mark.asyncio
+async def test_instances_of_a_deleted_workflow_are_neither_listed_nor_counted(
+        tmp_path: pathlib.Path) -> None:
+    async with fresh_database_url(selected_backend(), str(tmp_path)) as url:
+        async with open_database(url) as db:
+            kept = await create_workflow(db, "kept", "<workflow/>")
+            gone = await create_workflow(db, "gone", "<workflow/>")
+            other = await create_workflow(db, "other", "<workflow/>")
+            ids = {}
+            for workflow_id in (kept, gone, gone, other):
+                ids.setdefault(workflow_id, []).append(await create_instance(db, InstanceSpec(
+                    workflow_id=workflow_id, node_name="node1",
+                    start=_t("2024-01-10 10:00:00"))))
+            assert (await list_instances(db, InstanceFilter()))[1] == 4
+            await delete_workflow(db, gone)
+            for flt in (InstanceFilter(), InstanceFilter(node="node1"),
+                        InstanceFilter(status="EXECUTING"), InstanceFilter(limit=1),
+                        InstanceFilter(launched_from=_t("2024-01-01"))):
+                rows, total = await list_instances(db, flt)
+                assert total == 2, flt
+                assert len(rows) == min(2, flt.limit)
+                assert {r.id for r in rows} <= {*ids[kept], *ids[other]}
+            assert (await list_instances(db, InstanceFilter(workflow="gone")))[1] == 0
+            assert (await list_instances(db, InstanceFilter(workflow="kept")))[1] == 1

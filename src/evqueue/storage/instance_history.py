@@ -9,6 +9,13 @@ Rules:
   ``InstanceFilter.from_attributes`` builds it from the request's attributes.
 * ``list_instances`` returns one page of rows with their tags, newest end first (running
   instances, which have no end yet, last), plus the total number of matching rows.
+* Instances of a deleted workflow stay in the table and are never listed (the list joins
+  ``t_workflow``, as evQueue's does). The total counts the instance table alone, without that
+  join (which costs more than the count itself on a large history), leaving out the
+  instances of the deleted workflows by id (:func:`_deleted_workflow_ids`).
+* On PostgreSQL, a filter that matches few rows has its matches sorted rather than the
+  end-time index walked from the newest row: the planner, unaware that start and end times go
+  together, expects the 30 rows of a day long ago near the top of that index.
 * ``group_instances`` counts matching instances per workflow, node and launch period
   (``hour``, ``day``, ``month`` or ``year``), newest period first, plus the number of groups.
 """
@@ -21,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, extract, false, func, select
+from sqlalchemy import Integer, and_, cast, extract, false, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -272,17 +279,58 @@ async def _tags(conn: AsyncConnection, ids: list[int]) -> dict[int, tuple[TagRow
     return {key: tuple(value) for key, value in found.items()}
 
 
-def _newest_end_first(dialect: str) -> list[Any]:
+#: Up to this many matches, PostgreSQL sorts them (a few milliseconds) rather than walk the
+#: end-time index (see the module rules).
+_SORT_MATCHES_UP_TO = 20_000
+
+
+def _newest_end_first(dialect: str, matches: int) -> list[Any]:
     """End time descending with running instances (no end) last, then id descending.
 
     Written so that an index on the end time gives the order without sorting the table:
     SQLite and MariaDB put NULLs last in a descending order by themselves (and their end
     time index also orders by id); PostgreSQL needs ``NULLS LAST`` and its own index
-    (``ix_t_workflow_instance_history``).
+    (``ix_t_workflow_instance_history``), which ``coalesce(end)`` (the same value) keeps it
+    from using when there are few ``matches`` to sort.
     """
-    end = _wi.workflow_instance_end.desc()
-    return [end.nulls_last() if dialect == "postgresql" else end,
-            _wi.workflow_instance_id.desc()]
+    if dialect != "postgresql":
+        return [_wi.workflow_instance_end.desc(), _wi.workflow_instance_id.desc()]
+    end: Any = _wi.workflow_instance_end
+    if matches <= _SORT_MATCHES_UP_TO:
+        end = func.coalesce(end)
+    return [end.desc().nulls_last(), _wi.workflow_instance_id.desc()]
+
+
+async def _deleted_workflow_ids(conn: AsyncConnection) -> list[int]:
+    """The workflow ids of instances whose workflow is gone.
+
+    The distinct ids are walked through the ``(workflow_id, end)`` index, one probe per id
+    (a recursive query: PostgreSQL has no skip scan), so this costs about as much as there
+    are workflows, whatever the size of the history.
+    """
+    instances, workflows = t_workflow_instance.name, t_workflow.name
+    rows = await conn.execute(text(f"""
+        WITH RECURSIVE ids(id) AS (
+            SELECT min(workflow_id) FROM {instances}
+            UNION ALL
+            SELECT (SELECT min(wi.workflow_id) FROM {instances} wi WHERE wi.workflow_id > ids.id)
+            FROM ids WHERE ids.id IS NOT NULL)
+        SELECT id FROM ids
+        WHERE id IS NOT NULL AND id NOT IN (SELECT workflow_id FROM {workflows})"""))
+    return [int(row[0]) for row in rows]
+
+
+async def _count(conn: AsyncConnection, flt: InstanceFilter) -> int:
+    """How many instances the filter matches (see the module rules)."""
+    if flt.workflow is not None or flt.workflow_ids is not None:
+        query = _from(select(func.count()), flt)  # conditions on t_workflow: joined
+    else:
+        conditions = _conditions(flt)
+        deleted = await _deleted_workflow_ids(conn)
+        if deleted:
+            conditions.append(_wi.workflow_id.not_in(deleted))
+        query = select(func.count()).select_from(t_workflow_instance).where(and_(*conditions))
+    return int((await conn.execute(query)).scalar() or 0)
 
 
 async def list_instances(
@@ -298,13 +346,12 @@ async def list_instances(
         _wi.workflow_instance_start, _wi.workflow_instance_end, _wi.workflow_instance_errors,
         _wi.workflow_instance_status, _wi.workflow_schedule_id, _wi.workflow_instance_comment,
     ]
-    count = _from(select(func.count()), flt)
 
     async def work(conn: AsyncConnection) -> tuple[list[InstanceSummary], int]:
-        page = (_from(select(*columns), flt).order_by(*_newest_end_first(conn.dialect.name))
-                .limit(flt.limit).offset(flt.offset))
+        total = await _count(conn, flt)
+        order = _newest_end_first(conn.dialect.name, total)
+        page = _from(select(*columns), flt).order_by(*order).limit(flt.limit).offset(flt.offset)
         rows = (await conn.execute(page)).all()
-        total = int((await conn.execute(count)).scalar() or 0)
         tags = await _tags(conn, [r.workflow_instance_id for r in rows])
         summaries = [
             InstanceSummary(
