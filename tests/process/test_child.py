@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,20 @@ def test_exit_code_is_a_signed_char_or_minus_one() -> None:
     assert exit_code(status_of("exit 3")) == 3
     assert exit_code(status_of("exit 200")) == -56
     assert exit_code(status_of("kill -9 $$")) == -1
+
+
+def test_mapped_fds_are_swapped_when_their_numbers_clash() -> None:
+    # Each source is the other one's target: dup2 in map order alone would lose one pipe.
+    first_r, first_w = os.pipe()
+    second_r, second_w = os.pipe()
+    a = fcntl.fcntl(first_w, fcntl.F_DUPFD_CLOEXEC, 200)
+    b = fcntl.fcntl(second_w, fcntl.F_DUPFD_CLOEXEC, a + 1)
+    for fd in (first_w, second_w):
+        os.close(fd)
+    script = f"import os; os.write({a}, b'to-{a}'); os.write({b}, b'to-{b}')"
+    pid = spawn(sys.executable, ["python", "-c", script], ENV, {a: b, b: a}, setsid=False)
+    for fd in (a, b):
+        os.close(fd)
+    assert exit_code(os.waitpid(pid, 0)[1]) == 0
+    assert os.read(first_r, 100) == f"to-{b}".encode()
+    assert os.read(second_r, 100) == f"to-{a}".encode()

@@ -377,3 +377,25 @@ def test_a_task_that_leaves_nothing_has_its_log_unchanged(settings, queue) -> No
     _, messages = run_monitor(spec, queue)
     assert exit_message(messages).retcode == 0
     assert output(spec, "log") == "in the log\n"
+
+
+PREPARED_THEN_QUEUE_REMADE = """
+import sys
+from evqueue.process import monitor
+from evqueue.process.ipc import open_queue, remove_queue
+from evqueue.process.spec import TaskSpec
+spec = TaskSpec.decode(sys.stdin.buffer.read())
+prepared = monitor.prepare(spec)  # what the forker does before forking
+remove_queue(spec.ipc_key)
+open_queue(spec.ipc_key)
+sys.exit(monitor.run(spec, prepared) & 0xFF)
+"""
+
+
+def test_exit_reaches_a_queue_made_again_after_the_forker_opened_it(settings, ipc_key) -> None:
+    spec = TaskSpec.build(settings, tid=12, path="/bin/sh", args=["-c", "exit 4"])
+    process = subprocess.run([sys.executable, "-c", PREPARED_THEN_QUEUE_REMADE],
+                             input=spec.encode(), timeout=30)
+    assert process.returncode == 4
+    messages = received(sysv_ipc.MessageQueue(ipc_key))
+    assert [(m.tid, m.retcode) for m in messages] == [(12, 4)]

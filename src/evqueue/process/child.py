@@ -3,9 +3,10 @@ evQueue's retcode. Used by the monitor (for the task or ssh) and by the remote a
 
 Rules:
 - Spawning uses ``posix_spawn`` (no shell, no Python code between fork and exec). Only the fds
-  named in the map reach the child: every other fd of ours is close-on-exec. Every signal is
-  reset to its default disposition and unblocked in the child, so a task never inherits an
-  ignored SIGPIPE/SIGINT from the monitor.
+  named in the map reach the child: every other fd of ours is close-on-exec, and a mapped fd
+  reaches its target whatever the numbers (sources are parked first when they could clash).
+  Every signal is reset to its default disposition and unblocked in the child, so a task never
+  inherits an ignored SIGPIPE/SIGINT from the monitor.
 - :func:`pump` is the only blocking loop. It writes stdin data without ever blocking on it
   (a task that does not read its stdin cannot deadlock the monitor), reads the given pipes, and
   stops as soon as the child has exited (pidfd), after draining what the pipes already hold —
@@ -60,11 +61,16 @@ def spawn(
         OSError: the file could not be executed (errno of the failed exec).
         ValueError: invalid environment (a name containing ``=`` or NUL).
     """
-    parked = [fcntl.fcntl(source, fcntl.F_DUPFD_CLOEXEC, _PARK_FD_MIN) for source in fds.values()]
+    # A source numbered like a target could be overwritten by an earlier dup2 (or be its own
+    # target, which keeps close-on-exec): then every source is first parked above the targets.
+    # The monitor keeps its fds above 3, so its spawns need no parking.
+    sources = list(fds.values())
+    parked = ([fcntl.fcntl(source, fcntl.F_DUPFD_CLOEXEC, _PARK_FD_MIN) for source in sources]
+              if min(sources, default=_PARK_FD_MIN) <= max(fds, default=-1) else [])
     try:
         actions = [
-            (os.POSIX_SPAWN_DUP2, park, target)
-            for park, target in zip(parked, fds.keys(), strict=True)
+            (os.POSIX_SPAWN_DUP2, source, target)
+            for source, target in zip(parked or sources, fds.keys(), strict=True)
         ]
         return os.posix_spawn(
             path,

@@ -31,7 +31,8 @@ import sys
 from types import FrameType
 from typing import IO
 
-from evqueue.process.monitor import monitor_main, set_process_name
+from evqueue.process.monitor import Prepared, monitor_main, prepare
+from evqueue.process.prctl import set_process_name
 from evqueue.process.spec import TaskSpec
 
 __all__ = [
@@ -100,6 +101,11 @@ def _fork_monitor(payload: bytes) -> int:
         spec = TaskSpec.decode(payload)
     except ValueError:
         return -errno.EINVAL
+    prepared: Prepared | None
+    try:
+        prepared = prepare(spec)
+    except Exception:  # the monitor tries again, and fails where its task's files are
+        prepared = None
     # SIGTERM stays blocked across fork so a new monitor cannot die of it before installing
     # its own handler.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
@@ -111,7 +117,7 @@ def _fork_monitor(payload: bytes) -> int:
     if pid == 0:
         try:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            monitor_main(spec)  # unblocks SIGTERM once its handler is set; never returns
+            monitor_main(spec, prepared)  # unblocks SIGTERM once its handler is set; never returns
         finally:
             os._exit(255)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})

@@ -14,21 +14,20 @@ it. Rules (Linux):
   round is killed), and reaps what it can for :data:`KILL_WAIT` seconds at most: a process
   stuck in the kernel must not hold the task's exit back.
 - :func:`describe` names one for the task's log: pid and command line.
-- Standard library and ctypes only: the monitor imports this module (through the forker).
+- Standard library only: the monitor imports this module (through the forker).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import time
 
+from evqueue.process.prctl import become_subreaper
+
 __all__ = ["KILL_WAIT", "become_subreaper", "describe", "descendants", "kill_all", "reap"]
 
-#: ``PR_SET_CHILD_SUBREAPER`` from <linux/prctl.h>.
-_PR_SET_CHILD_SUBREAPER = 36
 #: Seconds :func:`kill_all` waits for the killed processes to be gone.
 KILL_WAIT = 2.0
 _KILL_ROUNDS = 5
@@ -36,23 +35,6 @@ _POLL = 0.01
 _DESCRIPTION_MAX = 200
 #: Control characters of a command line become spaces: one log line per process.
 _CONTROLS = {code: " " for code in (*range(32), 127)}
-
-try:
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # not glibc / not Linux
-    _prctl = None
-
-
-def become_subreaper() -> bool:
-    """Make this process the child subreaper of its descendants.
-
-    Returns:
-        Whether the kernel accepted (False off Linux or on a kernel without it).
-    """
-    if _prctl is None:
-        return False
-    return _prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-
 
 def _read(path: str, size: int = 65536) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -48,12 +48,13 @@ from evqueue.process.agentwire import AgentHeader, FrameDecoder
 from evqueue.process.child import Reader, exit_code, pump, spawn
 from evqueue.process.errors import AgentProtocolError
 from evqueue.process.ipc import ProgressMessage, TaskExitMessage, open_queue, send_message
-from evqueue.process.leftovers import become_subreaper, descendants, describe, kill_all, reap
+from evqueue.process.leftovers import descendants, describe, kill_all, reap
 from evqueue.process.logchannel import Closed, LogChannel, LogText, Progress
+from evqueue.process.prctl import become_subreaper, set_process_name
 from evqueue.process.spec import TaskSpec, resolve_task_path, task_environment
 from evqueue.process.wordexp import EXPANSION_ERROR, WordExpError, wordexp
 
-__all__ = ["MONITOR_NAME", "monitor_main", "run", "set_process_name"]
+__all__ = ["MONITOR_NAME", "Prepared", "monitor_main", "prepare", "run"]
 
 #: The monitor's process name (``/proc/<pid>/comm``), checked by ``monitor_alive``.
 MONITOR_NAME = "evq_monitor"
@@ -66,15 +67,50 @@ _BASE_ENV: dict[bytes, bytes] = dict(os.environb)
 ProgressReporter = Callable[[int], None]
 
 
-def set_process_name(name: str) -> None:
-    """Rename the current process as ``ps``/``top`` show it (best effort, Linux)."""
-    # Raw fd calls: the io stack would cost a noticeable share of a monitor's start-up.
-    with contextlib.suppress(OSError):
-        fd = os.open("/proc/self/comm", os.O_WRONLY)
-        try:
-            os.write(fd, name.encode()[:15])
-        finally:
-            os.close(fd)
+#: Each queue the forker sent an exit to, by key: opened once, not once per monitor.
+_QUEUES: dict[int, sysv_ipc.MessageQueue] = {}
+#: /dev/null, opened once (close-on-exec): a monitor's stdio, and its fd 3 (see _become_monitor).
+_NULL: list[int] = []
+
+
+class Prepared:
+    """What the forker works out for a monitor before forking it.
+
+    A forked monitor pays a copy-on-write page fault for every page of the forker's memory it
+    writes to, including the reference counts of every object its code touches: file names,
+    the environment and the queue are built here, in the forker, where that costs nothing.
+    """
+
+    __slots__ = ("env", "paths", "queue")
+
+    def __init__(self, queue: sysv_ipc.MessageQueue, paths: tuple[str, str, str, str],
+                 env: dict[bytes, bytes]) -> None:
+        self.queue = queue
+        #: stdout, stderr, log and status file names
+        self.paths = paths
+        #: the whole environment of a local task (the base one for a remote task)
+        self.env = env
+
+
+def prepare(spec: TaskSpec) -> Prepared:
+    """Work out what a monitor for ``spec`` needs, in the forker.
+
+    Raises:
+        sysv_ipc.Error, OSError: the node's queue cannot be opened.
+    """
+    queue = _QUEUES.get(spec.ipc_key)
+    if queue is None:
+        queue = _QUEUES[spec.ipc_key] = open_queue(spec.ipc_key)
+    _null()
+    paths = (spec.output_path("stdout"), spec.output_path("stderr"), spec.output_path("log"),
+             spec.status_path)
+    return Prepared(queue, paths, _BASE_ENV if spec.host else _task_env(spec))
+
+
+def _null() -> int:
+    if not _NULL:
+        _NULL.append(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
+    return _NULL[0]
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -101,13 +137,13 @@ class _Task:
 class _Files:
     """The task's three output files, opened by the monitor."""
 
-    def __init__(self, spec: TaskSpec) -> None:
-        self.out = os.open(spec.output_path("stdout"), _FILE_FLAGS, 0o600)
-        self.err = os.open(spec.output_path("stderr"), _FILE_FLAGS, 0o600)
-        self.log = os.open(spec.output_path("log"), _FILE_FLAGS, 0o600)
+    def __init__(self, spec: TaskSpec, paths: tuple[str, str, str, str]) -> None:
+        self.out = os.open(paths[0], _FILE_FLAGS, 0o600)
+        self.err = os.open(paths[1], _FILE_FLAGS, 0o600)
+        self.log = os.open(paths[2], _FILE_FLAGS, 0o600)
         self.stderr_target = self.out if spec.merge_stderr else self.err
         # Last: a status file means the output files exist (status_file.py).
-        self.status = os.open(spec.status_path, _FILE_FLAGS, 0o600)
+        self.status = os.open(paths[3], _FILE_FLAGS, 0o600)
         _write_all(self.status, b"%d\n" % os.getpid())
 
     def error(self, message: str) -> None:
@@ -257,7 +293,8 @@ def _write_script(path: str, content: str) -> None:
         os.close(fd)
 
 
-def _run_local(spec: TaskSpec, files: _Files, task: _Task, report: ProgressReporter) -> int:
+def _run_local(spec: TaskSpec, env: dict[bytes, bytes], files: _Files, task: _Task,
+               report: ProgressReporter) -> int:
     cwd = spec.local_wd
     if cwd:
         try:
@@ -271,7 +308,7 @@ def _run_local(spec: TaskSpec, files: _Files, task: _Task, report: ProgressRepor
     stdin_r, stdin_w = os.pipe() if spec.stdin else (os.open(os.devnull, os.O_RDONLY), -1)
     try:
         fds = {0: stdin_r, 1: files.out, 2: files.stderr_target, 3: log_w}
-        pid = _start(spec.executable, spec.local_argv(), _task_env(spec), fds, task, files)
+        pid = _start(spec.executable, spec.local_argv(), env, fds, task, files)
     finally:
         os.close(log_w)
         os.close(stdin_r)
@@ -285,7 +322,8 @@ def _run_local(spec: TaskSpec, files: _Files, task: _Task, report: ProgressRepor
     return exit_code(pump(pid, stdin=stdin, readers={log_r: reader}))
 
 
-def _run_remote(spec: TaskSpec, files: _Files, task: _Task, report: ProgressReporter) -> int:
+def _run_remote(spec: TaskSpec, env: dict[bytes, bytes], files: _Files, task: _Task,
+                report: ProgressReporter) -> int:
     data = spec.stdin
     if spec.use_agent:
         header = AgentHeader(task_environment(spec.env), spec.script, spec.delete_script)
@@ -296,7 +334,7 @@ def _run_remote(spec: TaskSpec, files: _Files, task: _Task, report: ProgressRepo
     fds = {0: stdin_r, 1: out_w, 2: files.err if spec.use_agent else files.stderr_target}
     argv = spec.remote_argv()
     try:
-        pid = _start(argv[0], argv, _BASE_ENV, fds, task, files)
+        pid = _start(argv[0], argv, env, fds, task, files)
     finally:
         os.close(stdin_r)
         if spec.use_agent:
@@ -337,11 +375,12 @@ def _progress_reporter(queue: sysv_ipc.MessageQueue, tid: int) -> ProgressReport
     return report
 
 
-def run(spec: TaskSpec) -> int:
+def run(spec: TaskSpec, prepared: Prepared | None = None) -> int:
     """Run the task of ``spec`` and report its exit on the node's queue.
 
     Args:
         spec: the task.
+        prepared: what the forker worked out for it (:func:`prepare`); worked out here if None.
 
     Returns:
         The retcode reported (-1 when the queue itself cannot be opened: nothing is reported).
@@ -354,18 +393,21 @@ def run(spec: TaskSpec) -> int:
     signal.signal(signal.SIGTERM, on_sigterm)
     # The forker forks us with SIGTERM blocked; a kill that came in meanwhile is handled now.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-    try:
-        queue = open_queue(spec.ipc_key)
-    except (sysv_ipc.Error, OSError):
-        return -1  # nobody to tell; the engine is probably not running either
+    if prepared is None:
+        try:
+            prepared = prepare(spec)
+        except (sysv_ipc.Error, OSError):
+            return -1  # nobody to tell; the engine is probably not running either
+    queue = prepared.queue
     retcode = -1
     files: _Files | None = None
     try:
-        files = _Files(spec)
+        files = _Files(spec, prepared.paths)
         runnable = _expand_command_line(spec, files, task) if spec.command_line else spec
         if runnable is not None:
             runner = _run_remote if runnable.host else _run_local
-            retcode = runner(runnable, files, task, _progress_reporter(queue, spec.tid))
+            env = prepared.env if runnable is spec else _task_env(runnable)
+            retcode = runner(runnable, env, files, task, _progress_reporter(queue, spec.tid))
         task.pid = 0  # reaped: its pid (and group id) may be anyone's now
         _leftovers(spec, files, task)
         if task.kill_requested:
@@ -381,36 +423,50 @@ def run(spec: TaskSpec) -> int:
         if files is not None:
             files.ended(retcode)
             files.close()
-    with contextlib.suppress(sysv_ipc.Error):
-        send_message(queue, TaskExitMessage(os.getpid(), spec.tid, retcode))
+    _send_exit(queue, spec, TaskExitMessage(os.getpid(), spec.tid, retcode))
     return retcode
 
 
+def _send_exit(queue: sysv_ipc.MessageQueue, spec: TaskSpec, message: TaskExitMessage) -> None:
+    try:
+        send_message(queue, message)
+    except (sysv_ipc.ExistentialError, OSError):
+        # The queue the forker opened was removed (EIDRM, or EINVAL once its id is gone) and
+        # maybe made again: the exit goes to the queue the key names now.
+        with contextlib.suppress(sysv_ipc.Error, OSError):
+            send_message(open_queue(spec.ipc_key), message)
+    except sysv_ipc.Error:
+        pass
+
+
 def _become_monitor() -> None:
-    """Detach from the forker: own session, own name, stdio on /dev/null."""
+    """Detach from the forker: own session, own name, stdio on /dev/null, fd 3 taken."""
     with contextlib.suppress(PermissionError):  # already a session leader
         os.setsid()
     become_subreaper()  # what the task leaves running is re-parented to us (leftovers.py)
     set_process_name(MONITOR_NAME)
-    null = os.open(os.devnull, os.O_RDWR)
+    null = _null()
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    if null > 2:
-        os.close(null)
+    # Held (close-on-exec) so every fd the monitor opens is above the task's 0-3 and the task
+    # is spawned without first moving its fds out of the way (child.spawn).
+    if null != 3:
+        os.dup2(null, 3, inheritable=False)
 
 
-def monitor_main(spec: TaskSpec) -> NoReturn:
+def monitor_main(spec: TaskSpec, prepared: Prepared | None = None) -> NoReturn:
     """Entry point of a monitor: run the task, exit. Never returns.
 
     Args:
         spec: the task.
+        prepared: what the forker worked out for it (:func:`prepare`).
     """
     code = 255
     # A short-lived process: collecting would only touch (and copy) the forker's pages.
     gc.disable()
     try:
         _become_monitor()
-        code = run(spec) & 0xFF
+        code = run(spec, prepared) & 0xFF
     finally:
         os._exit(code)
 
