@@ -16,6 +16,7 @@ Rules:
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from importlib.resources import files
 
@@ -26,8 +27,7 @@ from evqueue.errors import InvalidXml
 __all__ = ["load_schema", "parse_xml", "validate_against"]
 
 
-def _safe_parser(encoding: str | None = None) -> etree.XMLParser:
-    # A new parser per call: parsers keep state (error log) and are cheap to build.
+def _new_parser(encoding: str | None) -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -36,6 +36,26 @@ def _safe_parser(encoding: str | None = None) -> etree.XMLParser:
         huge_tree=False,
         encoding=encoding,
     )
+
+
+class _Parsers(threading.local):
+    """One parser per encoding and thread, used again for every document: a document keeps
+    the parser it came from alive, and a parser of its own would cost each instance tree
+    3 KB more than the tree itself. (An lxml parser is not for two threads at once; its error
+    log starts afresh with each document.)"""
+
+    def __init__(self) -> None:
+        self.by_encoding: dict[str | None, etree.XMLParser] = {}
+
+
+_PARSERS = _Parsers()
+
+
+def _safe_parser(encoding: str | None = None) -> etree.XMLParser:
+    parser = _PARSERS.by_encoding.get(encoding)
+    if parser is None:
+        parser = _PARSERS.by_encoding[encoding] = _new_parser(encoding)
+    return parser
 
 
 def parse_xml(xml: str | bytes, *, allow_doctype: bool = False) -> etree._Element:
