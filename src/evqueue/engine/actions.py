@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskCommand:
     """Everything the process layer needs to run one task.
 
@@ -72,7 +72,7 @@ class TaskCommand:
     merge_stderr: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Spilled:
     """A text too large for the instance XML, stored in the datastore instead.
 
@@ -83,7 +83,7 @@ class Spilled:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskResult:
     """How a task process ended.
 
@@ -100,7 +100,7 @@ class TaskResult:
     log: str | Spilled | None = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EnqueueTask:
     """Put a task in a queue (the queue name is resolved: ``name@host`` for dynamic queues)."""
 
@@ -110,7 +110,7 @@ class EnqueueTask:
     command: TaskCommand
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AttachTask:
     """After a restart: a task still runs under *tid*; count it in *queue* again."""
 
@@ -121,7 +121,7 @@ class AttachTask:
     pid: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArmRetry:
     """Call ``retry_now(evqid)`` at *at*."""
 
@@ -130,21 +130,21 @@ class ArmRetry:
     at: datetime.datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CancelRetries:
     """Drop every pending retry of the instance (they were handled by the instance)."""
 
     instance_id: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CancelQueued:
     """Take the instance's tasks out of their queues and report each with ``task_cancelled``."""
 
     instance_id: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KillTask:
     """Terminate a running task (SIGTERM to its monitor, which kills the task's group)."""
 
@@ -154,7 +154,7 @@ class KillTask:
     pid: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceEnded:
     """The instance is TERMINATED; *errors* is its error count."""
 
@@ -162,7 +162,7 @@ class InstanceEnded:
     errors: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Emit:
     """Publish an event of protocol.md §6.1 (TASK_ENQUEUE, INSTANCE_STARTED…)."""
 

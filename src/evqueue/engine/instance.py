@@ -79,6 +79,8 @@ class Instance:
     """A running (or terminated) workflow instance. Build one with :meth:`create` or
     :meth:`from_savepoint`."""
 
+    __slots__ = ("_st", "schedule_id", "workflow_id")
+
     def __init__(
         self,
         root: etree._Element,

@@ -52,7 +52,7 @@ class EvaluationFailed(Exception):
     """An expression failed; the error is already recorded on its node."""
 
 
-@dataclass
+@dataclass(slots=True)
 class InstanceState:
     """Mutable state of one instance while a state-machine method runs."""
 

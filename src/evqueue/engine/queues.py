@@ -40,7 +40,7 @@ class QueueDefinition:
     id: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueuedTask:
     """A task waiting in a queue; *payload* is the caller's (e.g. the task command)."""
 

@@ -35,6 +35,8 @@ class InstanceTree:
         root: the ``<workflow>`` element.
     """
 
+    __slots__ = ("_by_evqid", "_last_evqid", "root", "xpath")
+
     def __init__(self, root: etree._Element) -> None:
         self.root = root
         self.xpath = XPathDocument(root, self.find)

@@ -156,6 +156,8 @@ class XPathDocument:
             scans the tree.
     """
 
+    __slots__ = ("_nodes", "resolve_evqid", "root")
+
     def __init__(
         self,
         root: etree._Element,
