@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import b1_throughput
 import b2_chain
 import b3_fanout
+import b4_scale
 import b5_api
 import b6_recovery
 import b8_history
@@ -54,6 +55,7 @@ BENCHES: dict[str, Callable[[Options], list[Figure]]] = {
     "B1": lambda o: b1_throughput.run(o.quick, o.runs, peer=o.peer, tiny=o.tiny),
     "B2": lambda o: b2_chain.run(o.quick, max(o.runs, 3), peer=o.peer, tiny=o.tiny),
     "B3": lambda o: b3_fanout.run(o.quick, o.runs),
+    "B4": lambda o: b4_scale.run(o.quick, 1, tiny=o.tiny),
     "B5": lambda o: b5_api.run(o.quick, o.runs, peer=o.peer, tiny=o.tiny),
     "B6": lambda o: b6_recovery.run(o.quick, o.runs),
     "B8": lambda o: b8_history.run(o.quick, 20),
