@@ -21,6 +21,7 @@ import datetime
 from lxml import etree
 
 from evqueue.api.context import ApiContext
+from evqueue.api.pipelining import current_turn
 from evqueue.api.session import Right, Session
 from evqueue.api.table import CommandTable
 from evqueue.protocol import (
@@ -85,7 +86,8 @@ async def launch(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     engine = ctx.services.require_engine()
     instance_id = await engine.launch(
         name, _unique(cmd.parameters), host=host, user=cmd.get_str("user", "") if host else "",
-        comment=cmd.get_str("comment", ""))
+        comment=cmd.get_str("comment", ""),
+        turn=current_turn() if mode == "asynchronous" else None)
     attrs = {"workflow-instance-id": str(instance_id)}
     if mode == "synchronous":
         finished = await engine.wait(instance_id, timeout or None)

@@ -46,6 +46,7 @@ from evqueue.engine.ports import (
     Clock,
     InstanceStore,
     LaunchError,
+    LaunchTurn,
     StoredInstance,
     SystemClock,
     TaskLauncher,
@@ -158,8 +159,13 @@ class Engine:
         user: str = "",
         comment: str = "",
         schedule_id: int | None = None,
+        turn: LaunchTurn | None = None,
     ) -> int:
         """Launch a workflow (by name or id); return the new instance id.
+
+        With a ``turn``, the instance asks for its id (its row) only once the launches before
+        it in that order did, and then lets the next one go: launches that run at the same
+        time wait for the store together and still get their ids in order.
 
         Raises:
             UnknownObjectName: unknown workflow or retry schedule.
@@ -191,7 +197,13 @@ class Engine:
             self.stats.workflow_exceptions += 1
             raise
         now = self._clock.now()
-        instance.id = await self._persistence.new_id(instance, now)
+        if turn is None:
+            instance.id = await self._persistence.request_id(instance, now)
+        else:
+            await turn.wait()
+            pending_id = self._persistence.request_id(instance, now)
+            turn.taken()
+            instance.id = await pending_id
         self.stats.workflow_instance_launched += 1
         self._register(instance)
         # Level ≥ 2: the row holds the unstarted instance, so an engine killed from now on

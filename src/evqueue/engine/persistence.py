@@ -33,7 +33,7 @@ import asyncio
 import dataclasses
 import datetime
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from evqueue.engine.actions import Spilled, TaskResult
 from evqueue.engine.instance import Instance
@@ -76,8 +76,19 @@ class Persistence:
 
     async def new_id(self, instance: Instance, now: datetime.datetime) -> int:
         """The id of a launched instance (inserting its EXECUTING row at level ≥ 2)."""
+        return await self.request_id(instance, now)
+
+    def request_id(self, instance: Instance, now: datetime.datetime) -> Awaitable[int]:
+        """Ask for the id of a launched instance (its EXECUTING row at level ≥ 2) and await
+        it: ids are given in the order they were asked for, so launches that overlap while
+        they wait keep the order they came in."""
         if self.level < 2:
-            return await self.sequence()
+            if self._next_id is None or self._lock.locked():
+                return self.sequence()
+            self._next_id += 1
+            done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            done.set_result(self._next_id - 1)
+            return done
         root = instance.root
         parameters = None
         if self._settings.save_parameters:
@@ -88,7 +99,7 @@ class Persistence:
             instance.id = instance_id
             return instance.to_xml()
 
-        return await self.store.create_instance(NewInstanceRow(
+        return self.store.create_instance(NewInstanceRow(
             workflow_id=instance.workflow_id, node_name=self._settings.node_name,
             schedule_id=instance.schedule_id, host=root.get("host", ""),
             comment=root.get("comment", ""), start_time=now,

@@ -17,7 +17,7 @@ datetimes (the text ``YYYY-MM-DD HH:MM:SS`` is only written in XML, :mod:`evqueu
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -157,6 +157,19 @@ class StoredInstance:
     comment: str | None = None
 
 
+class LaunchTurn(Protocol):
+    """A launch's place among launches whose ids must follow their order (the pipelined
+    launches of one connection), although they run at the same time."""
+
+    async def wait(self) -> None:
+        """Return once every launch before this one has asked for its id."""
+        ...
+
+    def taken(self) -> None:
+        """This launch has asked for its id: the next one may."""
+        ...
+
+
 class InstanceStore(Protocol):
     """Storage verbs the engine calls (SQL lives under ``evqueue.storage``)."""
 
@@ -164,8 +177,9 @@ class InstanceStore(Protocol):
         """``MAX(workflow_instance_id)`` (0 when empty): ids at levels 0/1 continue from it."""
         ...
 
-    async def create_instance(self, row: NewInstanceRow) -> int:
-        """Insert the EXECUTING row of a launch (level ≥ 2); return its id."""
+    def create_instance(self, row: NewInstanceRow) -> Awaitable[int]:
+        """Ask for the EXECUTING row of a launch (level ≥ 2) to be inserted; await its id.
+        Rows asked for in turn get increasing ids."""
         ...
 
     async def write_instances(self, writes: Sequence[InstanceWrite]) -> None:

@@ -36,6 +36,9 @@ Rules (protocol.md §1, §2):
   ``network.message.maxsize``. A timeout of 0 means none.
 - Any fatal error (unreadable XML, too large, login failure) is answered with one KO response,
   then the connection closes; nothing one connection does affects another.
+- Commands run one after the other, except pipelined asynchronous launches, which wait for the
+  store together (:mod:`evqueue.api.pipelining`, :mod:`evqueue.server.overlapping`); replies
+  stay in order.
 - A command whose handler takes long (a synchronous launch, ``instance wait``) is kept company:
   every ``dpd.interval`` seconds while it is pending the connection writes ``<ping />\\n``. If that
   write fails the peer is gone and the handler is cancelled.
@@ -53,12 +56,13 @@ import logging
 import os
 import socket
 import stat
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from evqueue.api.context import ApiContext
 from evqueue.api.dispatch import Dispatcher
 from evqueue.api.login import Authenticator
+from evqueue.api.pipelining import overlappable
 from evqueue.api.session import Session, User
 from evqueue.protocol import (
     CLOSED,
@@ -72,6 +76,7 @@ from evqueue.protocol import (
 )
 from evqueue.server.acceptor import Acceptor
 from evqueue.server.memory import MemoryTrimmer
+from evqueue.server.overlapping import OverlappingCommands
 from evqueue.server.throttled_log import ThrottledLog
 from evqueue.storage.errors import StorageError
 
@@ -97,6 +102,8 @@ LOGIN_TIMEOUT_ERROR = "Timed out waiting for authentication"
 SHUTDOWN_GRACE = 2.0
 _TOO_MANY = "Max API connections reached"
 _READ_CHUNK = 64 * 1024
+#: Commands of one connection running at once (pipelined asynchronous launches).
+_OVERLAP_MAX = 256
 
 Kind = Literal["tcp", "unix"]
 
@@ -236,19 +243,39 @@ class _Connection:
 
     async def _commands(self, session: Session) -> None:
         ctx, dispatcher = self.server.ctx, self.server.dispatcher
-        while not self.closing:
-            command = await self._next_command()
-            if command is None or command.group == "quit":
-                return
-            self.busy = True
-            response = await self._keep_company(dispatcher.dispatch(ctx, session, command))
-            await self._reply(self.protocol.send(response))
+        running = OverlappingCommands()
+
+        async def answer_running() -> None:
+            while running:
+                task = running.oldest()
+                response = await self._keep_company(asyncio.shield(task))
+                await self._reply(self.protocol.send(response))
             self.busy = False
+
+        try:
+            while not self.closing:
+                command = await self._next_command(before_read=answer_running)
+                if command is None or command.group == "quit":
+                    await answer_running()
+                    return
+                self.busy = True
+                if overlappable(command) and len(running) < _OVERLAP_MAX:
+                    running.start(dispatcher.dispatch(ctx, session, command))
+                    continue
+                await answer_running()
+                self.busy = True
+                response = await self._keep_company(dispatcher.dispatch(ctx, session, command))
+                await self._reply(self.protocol.send(response))
+                self.busy = False
+        finally:
+            await running.settle()
 
     # --- I/O --------------------------------------------------------------------------------
 
-    async def _next_command(self) -> Command | None:
-        """The next complete message, or None once the peer has closed between messages.
+    async def _next_command(
+            self, before_read: Callable[[], Awaitable[None]] | None = None) -> Command | None:
+        """The next complete message, or None once the peer has closed between messages;
+        ``before_read`` is awaited before waiting for the network.
 
         Raises:
             ApiError: the stream is not readable as XML messages, or idle for too long.
@@ -257,6 +284,8 @@ class _Connection:
             event = self.protocol.next_event()
             if isinstance(event, Command):
                 return event
+            if before_read is not None:
+                await before_read()
             if event is CLOSED:
                 return None
             try:
@@ -314,7 +343,7 @@ class _Connection:
         except (OSError, TimeoutError):
             raise _Closed() from None
 
-    async def _keep_company(self, work: Coroutine[Any, Any, Any]) -> Any:
+    async def _keep_company(self, work: Awaitable[Any]) -> Any:
         """Await ``work``, writing a DPD ping every ``dpd.interval`` seconds meanwhile.
 
         The pings come from one timer per connection, set when a command starts and none is

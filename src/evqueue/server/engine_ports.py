@@ -214,8 +214,8 @@ class DbInstanceStore:
     async def max_instance_id(self) -> int:
         return await instance_verbs.max_instance_id(self.db)
 
-    async def create_instance(self, row: NewInstanceRow) -> int:
-        return await self._inserts.insert(instance_verbs.InstanceSpec(
+    def create_instance(self, row: NewInstanceRow) -> asyncio.Future[int]:
+        return self._inserts.insert(instance_verbs.InstanceSpec(
             workflow_id=row.workflow_id, node_name=row.node_name, schedule_id=row.schedule_id,
             host=row.host or None, comment=row.comment or None,
             start=row.start_time, parameters=row.parameters or (),
