@@ -329,7 +329,7 @@ async def _count(conn: AsyncConnection, flt: InstanceFilter) -> int:
         deleted = await _deleted_workflow_ids(conn)
         if deleted:
             conditions.append(_wi.workflow_id.not_in(deleted))
-        query = select(func.count()).select_from(t_workflow_instance).where(and_(*conditions))
+        query = select(func.count()).select_from(t_workflow_instance).where(*conditions)
     return int((await conn.execute(query)).scalar() or 0)
 
 
