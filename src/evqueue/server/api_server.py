@@ -259,7 +259,9 @@ class _Connection:
                     await answer_running()
                     return
                 self.busy = True
-                if overlappable(command) and len(running) < _OVERLAP_MAX:
+                # A launch overlaps the ones around it; alone, it runs like any command.
+                if (overlappable(command) and len(running) < _OVERLAP_MAX
+                        and (running or self.protocol.buffered)):
                     running.start(dispatcher.dispatch(ctx, session, command))
                     continue
                 await answer_running()
