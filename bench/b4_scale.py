@@ -7,7 +7,8 @@
 - Memory per queued instance: a queue of concurrency 1 is held by a task that sleeps, then
   ``count`` instances are launched into it and wait there; the engine's RSS grows by this
   much per waiting instance (after a garbage collection pass: RSS is read once the growth
-  stopped). Target ≤ 5 KB. The node is then stopped with them still queued.
+  stopped), on a node of its own (the burst's high-water mark would hide it). Target ≤ 5 KB.
+  The node is then stopped with them still queued.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = ["run"]
 WINDOW = 64
 CONCURRENCY = 16
 SMALL = 500
+SETTINGS = {"workflowinstance.savepoint.level": "2"}
 
 
 def _rss_kb(pid: int) -> int:
@@ -60,17 +62,12 @@ def _settled_rss(pid: int, timeout: float = 10.0) -> int:
     return last
 
 
-def measure(count: int, small: int = SMALL) -> tuple[float, float, float, float]:
-    """(rate of ``small``, rate of ``count``, KB per queued instance, peak RSS MB during the
-    burst), on one fresh node."""
-    settings = {"workflowinstance.savepoint.level": "2"}
-    with running_node("b4", settings=settings) as node:
+def _burst(count: int, small: int) -> tuple[float, float, float]:
+    """(rate of ``small``, rate of ``count``, peak RSS MB during the burst), on a fresh
+    node."""
+    with running_node("b4-burst", settings=SETTINGS) as node:
         node.queue("wide", CONCURRENCY)
-        node.queue("held", 1)
         node.workflow("burst", one_task_workflow(queue="wide"))
-        node.workflow("blocker", one_task_workflow(node.task_script("block", "sleep 3600"),
-                                                   queue="held"))
-        node.workflow("waiting", one_task_workflow(queue="held"))
         engine = node.process.pid
         _rate(node, 50)  # warm-up: imports, caches
         small_rate = max(_rate(node, small) for _ in range(2))
@@ -83,13 +80,31 @@ def measure(count: int, small: int = SMALL) -> tuple[float, float, float, float]
         finally:
             stop.set()
             sampler.join()
+        return small_rate, large, max(samples, default=0) / 1024
+
+
+def _queued(count: int) -> float:
+    """KB of engine RSS per instance waiting in a held queue, on a fresh node."""
+    with running_node("b4-queued", settings=SETTINGS) as node:
+        node.queue("held", 1)
+        node.workflow("blocker", one_task_workflow(node.task_script("block", "sleep 3600"),
+                                                   queue="held"))
+        node.workflow("waiting", one_task_workflow(queue="held"))
+        engine = node.process.pid
         node.wire.call(b"<instance action='launch' name='blocker'/>")
         while node.running() < 1:
             time.sleep(0.01)
         before = _settled_rss(engine)
         node.wire.pipeline(b"<instance action='launch' name='waiting'/>", count, WINDOW)
         after = _settled_rss(engine)
-        return small_rate, large, (after - before) / count, max(samples, default=0) / 1024
+        return (after - before) / count
+
+
+def measure(count: int, small: int = SMALL) -> tuple[float, float, float, float]:
+    """(rate of ``small``, rate of ``count``, KB per queued instance, peak RSS MB during the
+    burst), each on a fresh node."""
+    small_rate, large, peak = _burst(count, small)
+    return small_rate, large, _queued(count), peak
 
 
 def run(quick: bool = False, runs: int = 1, *, tiny: bool = False) -> list[Figure]:
