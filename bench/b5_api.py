@@ -6,6 +6,8 @@ over the unix socket and TCP, on one connection.
   acknowledgements (the instances run meanwhile on a queue of concurrency 16); and one at a
   time (the acknowledgement round trip).
 - sync launch round trip: ``mode='synchronous'``, one at a time, median of N.
+- ack round trip under load (unix, evqueue only): the async launch round trip, one at a time,
+  while :data:`FLOODERS` other connections pipeline launches of the same workflow flat out.
 The floor is an asyncio echo server in a fresh interpreter answering one line per message.
 With a peer (``--peer``, see ``evqueue_peer.py``) the same requests run on it, over its own
 transport, and are printed next to evqueue's over the same transport with the ratio.
@@ -14,6 +16,7 @@ transport, and are printed next to evqueue's over the same transport with the ra
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 
 from common import (
@@ -32,6 +35,8 @@ __all__ = ["run"]
 
 PING = b"<ping/>"
 KEYS = ("ping_rtt", "pings", "launch_rtt", "launches", "sync_rtt")
+#: Connections launching flat out during the ack-under-load figure.
+FLOODERS = 4
 
 
 def _round_trips(wire: Wire, request: bytes, count: int) -> list[float]:
@@ -41,6 +46,43 @@ def _round_trips(wire: Wire, request: bytes, count: int) -> list[float]:
         wire.call(request)
         times.append(time.perf_counter() - start)
     return times
+
+
+def _ack_under_load(node: ApiHelpers, workflow: str, count: int) -> float:
+    """Median round trip (ms) of ``count`` launches one at a time while :data:`FLOODERS`
+    other connections pipeline launches of ``workflow`` (16 unanswered each)."""
+    launch = f"<instance action='launch' name='{workflow}'/>".encode()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def flood() -> None:
+        wire = node.connect()
+        try:
+            while not stop.is_set():
+                wire.pipeline(launch, 64, 16)
+        except BaseException as exc:  # reported below, in the caller's thread
+            errors.append(exc)
+        finally:
+            wire.close()
+
+    threads = [threading.Thread(target=flood) for _ in range(FLOODERS)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)  # the flood under way
+        wire = node.connect()
+        try:
+            times = _round_trips(wire, launch, count)
+        finally:
+            wire.close()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    node.wait_idle()
+    if errors:
+        raise errors[0]
+    return median(times) * 1000
 
 
 def _rate(wire: Wire, request: bytes, count: int) -> float:
@@ -122,6 +164,10 @@ def run(quick: bool = False, runs: int = 3, *, peer: Peer | None = None,
                        higher_is_better=False, target=2.5 if unix else None,
                        peer_runs=p["sync_rtt"]),
             ]
+        loaded = [_ack_under_load(node, "w", round(50 * scale)) for _ in range(runs)]
+        figures.append(Figure(
+            "B5", f"async launch ack round trip while {FLOODERS} clients launch (unix)", "ms",
+            loaded, higher_is_better=False, target=2.0))
     if peer is not None:
         said = f"peer: {peer}, compared over {peer.transport}"
         figures[0].note = "; ".join(filter(None, [figures[0].note, said]))
