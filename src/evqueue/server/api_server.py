@@ -269,6 +269,7 @@ class _Connection:
                 response = await self._keep_company(dispatcher.dispatch(ctx, session, command))
                 await self._reply(self.protocol.send(response))
                 self.busy = False
+            await answer_running()  # the node stops: launches under way are answered too
         finally:
             await running.settle()
 
