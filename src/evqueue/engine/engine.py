@@ -103,7 +103,8 @@ class Engine:
         self._launcher, self._store, self._source = launcher, store, source
         self._clock = clock or SystemClock()
         self._instances: dict[int, Instance] = {}
-        self._done: dict[int, asyncio.Future[bool]] = {}
+        self._done: dict[int, asyncio.Future[bool]] = {}  # instances someone waits for
+        self._shut_down = False
         self._recent: collections.OrderedDict[int, bool] = collections.OrderedDict()
         self._slots = TaskSlots(settings.tid_max)
         self._persistence = Persistence(store, settings, release=self._result_stored)
@@ -219,9 +220,14 @@ class Engine:
         """
         if instance_id in self._recent:
             return True
+        if instance_id not in self._instances:
+            raise UnknownInstance("Unknown instance ID")
+        if self._shut_down:
+            return False
+        # Made when someone waits: most instances are never waited for.
         done = self._done.get(instance_id)
         if done is None:
-            raise UnknownInstance("Unknown instance ID")
+            done = self._done[instance_id] = asyncio.get_running_loop().create_future()
         self.stats.waiting_threads += 1
         try:
             return await asyncio.wait_for(asyncio.shield(done), timeout or None)
@@ -347,6 +353,7 @@ class Engine:
         if self._background:
             await asyncio.wait(self._background, timeout=10)
         await self._persistence.shutdown(self.instances())
+        self._shut_down = True
         for done in self._done.values():
             if not done.done():
                 done.set_result(False)
@@ -535,8 +542,8 @@ class Engine:
         self._recent[instance.id] = True
         while len(self._recent) > _RECENTLY_ENDED:
             self._recent.popitem(last=False)
-        done = self._done.pop(instance.id)
-        if not done.done():
+        done = self._done.pop(instance.id, None)
+        if done is not None and not done.done():
             done.set_result(True)
         self.stats.workflow_instance_executing -= 1
         if instance.errors:
@@ -574,7 +581,6 @@ class Engine:
 
     def _register(self, instance: Instance) -> None:
         self._instances[instance.id] = instance
-        self._done[instance.id] = asyncio.get_running_loop().create_future()
         self.stats.workflow_instance_executing += 1
 
     def _load(self, stored: StoredInstance, instance_id: int, *, schedule_id: int | None

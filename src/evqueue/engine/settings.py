@@ -80,5 +80,10 @@ class EngineSettings:
         )
 
     def instance_settings(self) -> InstanceSettings:
-        """The part of the settings the instance state machine reads."""
-        return InstanceSettings(environ=self.environ)
+        """The part of the settings the instance state machine reads (one object for every
+        instance: they all hold it)."""
+        cached = self.__dict__.get("_instance_settings")
+        if cached is None:
+            cached = InstanceSettings(environ=self.environ)
+            object.__setattr__(self, "_instance_settings", cached)
+        return cached
