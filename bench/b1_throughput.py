@@ -29,6 +29,7 @@ from common import (
     one_task_workflow,
     print_table,
     running_node,
+    tree_cpu_seconds,
 )
 from evqueue_peer import Peer, PeerNode, add_peer_arguments, peer_from_arguments
 from floors import spawn_floor
@@ -88,10 +89,10 @@ def _launch(node: ApiHelpers, count: int, workflow: str, clients: int) -> tuple[
 def measure(node, count: int, workflow: str, clients: int = 1) -> Result:  # type: ignore[no-untyped-def]
     """One run (see :data:`Result`) of ``count`` launches of ``workflow`` on a local node."""
     engine, forker = node.process.pid, _forker_pid(node)
-    cpu_engine, cpu_tasks = cpu_seconds(engine), cpu_seconds(forker, children=True)
+    cpu_engine, cpu_tasks = cpu_seconds(engine), tree_cpu_seconds(forker)
     acked, ended = _launch(node, count, workflow, clients)
     cpu_engine = (cpu_seconds(engine) - cpu_engine) * 1000 / count
-    cpu_tasks = (cpu_seconds(forker, children=True) - cpu_tasks) * 1000 / count
+    cpu_tasks = (tree_cpu_seconds(forker) - cpu_tasks) * 1000 / count
     return count / ended, count / acked, cpu_engine, cpu_tasks
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "backend_available",
     "best_of",
     "cpu_seconds",
+    "tree_cpu_seconds",
     "one_task_workflow",
     "print_table",
     "running_node",
@@ -212,6 +213,35 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
         fields = stat.read().rsplit(")", 1)[1].split()
     first = 13 if children else 11  # cutime/cstime or utime/stime, after "state"
     return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/children") as children:
+                found += [int(word) for word in children.read().split()]
+        except OSError:
+            pass
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and of all its descendants, running (own and reaped children) or
+    reaped: the forker's, with the monitors that are still running tasks or waiting for one."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += cpu_seconds(current) + cpu_seconds(current, children=True)
+        except (OSError, IndexError):
+            continue  # gone meanwhile: counted in its parent's reaped children
+        todo += _children_of(current)
+    return total
 
 
 # -- places --------------------------------------------------------------------------------

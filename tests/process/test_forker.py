@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import os
 import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,99 @@ def test_request_size_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_undecodable_request_is_answered_with_einval(handle) -> None:
     os.write(handle.request_fd, encode_request(8, b"not a spec"))
     assert read_reply(handle.reply_fd) == (8, -errno.EINVAL)
+
+
+# -- monitors that run more than one task ----------------------------------------------------
+
+
+def exit_of(queue: sysv_ipc.MessageQueue, tid: int) -> TaskExitMessage:
+    """The exit message of ``tid`` (waiting for it)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        try:
+            data, mtype = queue.receive(block=False)
+        except sysv_ipc.BusyError:
+            time.sleep(0.005)
+            continue
+        message = decode_message(mtype, data)
+        if isinstance(message, TaskExitMessage) and message.tid == tid:
+            return message
+    raise AssertionError(f"no exit of task {tid}")
+
+
+def test_a_monitor_that_waits_runs_the_next_task(
+    handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
+) -> None:
+    first = spawn(handle, TaskSpec.build(settings, tid=1, path="/bin/sh", args=["-c", "exit 3"]))
+    assert exit_of(queue, 1) == TaskExitMessage(pid=first, tid=1, retcode=3)
+    time.sleep(0.05)  # it says it waits
+    second = spawn(handle, TaskSpec.build(settings, tid=2, path="/bin/sh",
+                                          args=["-c", "echo two; exit 4"]))
+    assert second == first
+    assert exit_of(queue, 2) == TaskExitMessage(pid=first, tid=2, retcode=4)
+    assert Path(settings.logs_directory, f"{settings.node}-2.stdout").read_text() == "two\n"
+
+
+def test_a_waiting_monitor_is_let_go_after_a_while(
+    handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
+) -> None:
+    pid = spawn(handle, TaskSpec.build(settings, tid=1, path="/bin/true"))
+    exit_of(queue, 1)
+    started = time.monotonic()
+    wait_exited(pid)
+    assert time.monotonic() - started < forker_module.IDLE_TIMEOUT + 1.5
+
+
+def test_waiting_monitors_exit_with_the_forker(
+    handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
+) -> None:
+    pid = spawn(handle, TaskSpec.build(settings, tid=1, path="/bin/true"))
+    exit_of(queue, 1)
+    time.sleep(0.05)
+    handle.close()
+    wait_exited(pid)
+
+
+def test_a_signal_meant_for_the_task_before_does_not_kill_the_next(
+    handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
+) -> None:
+    pid = spawn(handle, TaskSpec.build(settings, tid=1, path="/bin/true"))
+    exit_of(queue, 1)
+    time.sleep(0.05)
+    second = TaskSpec.build(settings, tid=2, path="/bin/sh", args=["-c", "sleep 3; exit 5"])
+    assert spawn(handle, second) == pid
+    time.sleep(0.2)
+    os.kill(pid, signal.SIGTERM)  # a kill of task 1, late: no kill file for task 2
+    time.sleep(0.2)
+    Path(second.kill_path).touch()  # what ProcessManager.kill writes before signalling
+    os.kill(pid, signal.SIGTERM)
+    started = time.monotonic()
+    assert exit_of(queue, 2) == TaskExitMessage(pid=pid, tid=2, retcode=-1)
+    assert time.monotonic() - started < 2
+    assert "killing task" in Path(settings.logs_directory,
+                                  f"{settings.node}-2.stderr").read_text()
+    wait_exited(pid)  # a killed task's monitor does not wait for another
+
+
+def test_a_task_that_leaves_a_process_running_gets_its_monitor_to_itself(
+    handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
+) -> None:
+    first = spawn(handle, TaskSpec.build(settings, tid=1, path="/bin/sh",
+                                         args=["-c", "setsid sleep 2 & exit 0"]))
+    exit_of(queue, 1)
+    time.sleep(0.05)
+    second = spawn(handle, TaskSpec.build(settings, tid=2, path="/bin/true"))
+    assert second != first
+    exit_of(queue, 2)
+
+
+def test_a_large_request_gets_a_monitor_of_its_own(
+    handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
+) -> None:
+    first = spawn(handle, TaskSpec.build(settings, tid=1, path="/bin/true"))
+    exit_of(queue, 1)
+    time.sleep(0.05)
+    large = TaskSpec.build(settings, tid=2, path="/bin/cat", stdin=b"x" * 100_000)
+    assert spawn(handle, large) != first
+    assert exit_of(queue, 2).retcode == 0
+    assert Path(settings.logs_directory, f"{settings.node}-2.stdout").stat().st_size == 100_000

@@ -42,7 +42,7 @@ from evqueue.process.ipc import (
     decode_message,
     send_message,
 )
-from evqueue.process.spec import ProcessSettings, task_file
+from evqueue.process.spec import KILL_KIND, ProcessSettings, task_file
 
 __all__ = [
     "TRUNCATED_MARKER",
@@ -149,9 +149,9 @@ def read_task_exit(settings: ProcessSettings, message: TaskExitMessage) -> TaskE
 
 
 def release_paths(settings: ProcessSettings, tid: int) -> list[str]:
-    """The files of task ``tid`` to remove once its result is stored: its status file, and
-    its output files when ``processmanager.logs.delete``."""
-    kinds = ["status"]
+    """The files of task ``tid`` to remove once its result is stored: its status file (and
+    kill request, if any), and its output files when ``processmanager.logs.delete``."""
+    kinds = ["status", KILL_KIND]
     if settings.logs_delete:
         kinds += ["stdout", "stderr", "log"]
     return [task_file(settings.logs_directory, settings.node, tid, kind) for kind in kinds]

@@ -52,7 +52,7 @@ from evqueue.process.ipc import (
     open_queue,
 )
 from evqueue.process.monitor import MONITOR_NAME
-from evqueue.process.spec import OUTPUT_KINDS, ProcessSettings, TaskSpec, task_file
+from evqueue.process.spec import KILL_KIND, OUTPUT_KINDS, ProcessSettings, TaskSpec, task_file
 from evqueue.process.status_file import STATUS_KIND, read_status
 
 __all__ = [
@@ -350,6 +350,10 @@ class ProcessManager:
                 return False
         elif pid is None or not monitor_alive(pid):
             return False
+        # Said in a file first: a monitor that already ran another task obeys only then.
+        with contextlib.suppress(OSError):
+            os.close(os.open(task_file(self.settings.logs_directory, self.settings.node, tid,
+                                       KILL_KIND), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:

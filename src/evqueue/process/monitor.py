@@ -28,6 +28,14 @@ It runs in a child the forker forked (:func:`monitor_main`), or standalone as
   passed through a local shell.
 - Whatever happens, a type-1 message (pid = monitor pid, tid, retcode) is sent last, after the
   retcode was written to the task's status file (:mod:`evqueue.process.status_file`).
+- A monitor the forker gave a :class:`MonitorChannel` runs the next task the forker hands it
+  (a forked process pays a copy-on-write fault for each page it writes; a monitor already
+  running has paid), as long as its task was not killed, left nothing running and its
+  working directory could be restored, up to :data:`MAX_TASKS` tasks; it exits when the
+  forker closes its pipe (the forker is gone, or the monitor waited too long). From its
+  second task on, a SIGTERM kills the task only if the engine wrote the task's kill file
+  (:attr:`~evqueue.process.spec.TaskSpec.kill_path`): a signal sent for the task before is
+  not obeyed.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import dataclasses
 import gc
 import os
 import signal
+import struct
 import sys
 from collections.abc import Callable
 from types import FrameType
@@ -54,7 +63,8 @@ from evqueue.process.prctl import become_subreaper, set_process_name
 from evqueue.process.spec import TaskSpec, resolve_task_path, task_environment
 from evqueue.process.wordexp import EXPANSION_ERROR, WordExpError, wordexp
 
-__all__ = ["MONITOR_NAME", "Prepared", "monitor_main", "prepare", "run"]
+__all__ = ["MAX_TASKS", "MONITOR_NAME", "MonitorChannel", "Prepared", "monitor_main", "prepare",
+           "run"]
 
 #: The monitor's process name (``/proc/<pid>/comm``), checked by ``monitor_alive``.
 MONITOR_NAME = "evq_monitor"
@@ -65,6 +75,25 @@ _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 _BASE_ENV: dict[bytes, bytes] = dict(os.environb)
 
 ProgressReporter = Callable[[int], None]
+
+
+#: Tasks one monitor process runs at most before it exits (a fresh one takes over).
+MAX_TASKS = 500
+#: What a monitor writes on its channel's ``ready`` pipe: its pid.
+_READY = struct.Struct("=i")
+#: A task handed to a waiting monitor: the forker's request header (tid, payload length).
+_REQUEST_HEADER = struct.Struct("!qI")
+
+
+class MonitorChannel:
+    """A monitor's pipes to the forker: ``tasks`` (read: its next task) and ``ready`` (write:
+    its pid, when it waits for one)."""
+
+    __slots__ = ("ready", "tasks")
+
+    def __init__(self, tasks: int, ready: int) -> None:
+        self.tasks = tasks
+        self.ready = ready
 
 
 #: Each queue the forker sent an exit to, by key: opened once, not once per monitor.
@@ -385,10 +414,22 @@ def run(spec: TaskSpec, prepared: Prepared | None = None) -> int:
     Returns:
         The retcode reported (-1 when the queue itself cannot be opened: nothing is reported).
     """
+    return _run_once(spec, prepared, first=True)[0]
+
+
+def _run_once(spec: TaskSpec, prepared: Prepared | None, *, first: bool) -> tuple[int, bool]:
+    """:func:`run`, and whether this process may run another task: its task was not killed
+    and left nothing running, and its working directory is back.
+
+    ``first``: the monitor's first task. A later one obeys a SIGTERM only when the engine
+    asked for this task's death in its kill file (:attr:`TaskSpec.kill_path`): the signal may
+    have been meant for the task before."""
     task = _Task()
+    initial_wd = os.getcwd()
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        task.kill()
+        if first or os.path.exists(spec.kill_path):
+            task.kill()
 
     signal.signal(signal.SIGTERM, on_sigterm)
     # The forker forks us with SIGTERM blocked; a kill that came in meanwhile is handled now.
@@ -397,10 +438,11 @@ def run(spec: TaskSpec, prepared: Prepared | None = None) -> int:
         try:
             prepared = prepare(spec)
         except (sysv_ipc.Error, OSError):
-            return -1  # nobody to tell; the engine is probably not running either
+            return -1, False  # nobody to tell; the engine is probably not running either
     queue = prepared.queue
     retcode = -1
     files: _Files | None = None
+    clean = False
     try:
         files = _Files(spec, prepared.paths)
         runnable = _expand_command_line(spec, files, task) if spec.command_line else spec
@@ -412,6 +454,7 @@ def run(spec: TaskSpec, prepared: Prepared | None = None) -> int:
         _leftovers(spec, files, task)
         if task.kill_requested:
             files.error("evq_monitor : received SIGTERM, killing task...\n")
+        clean = not task.kill_requested and not descendants()
     except Exception as exc:  # report whatever happened, never lose the exit message
         if files is not None:
             files.error(f"evq_monitor: {exc}\n")
@@ -424,7 +467,12 @@ def run(spec: TaskSpec, prepared: Prepared | None = None) -> int:
             files.ended(retcode)
             files.close()
     _send_exit(queue, spec, TaskExitMessage(os.getpid(), spec.tid, retcode))
-    return retcode
+    if clean:
+        try:
+            os.chdir(initial_wd)
+        except OSError:
+            clean = False
+    return retcode, clean
 
 
 def _send_exit(queue: sysv_ipc.MessageQueue, spec: TaskSpec, message: TaskExitMessage) -> None:
@@ -454,19 +502,61 @@ def _become_monitor() -> None:
         os.dup2(null, 3, inheritable=False)
 
 
-def monitor_main(spec: TaskSpec, prepared: Prepared | None = None) -> NoReturn:
-    """Entry point of a monitor: run the task, exit. Never returns.
+def _next_task(channel: MonitorChannel) -> TaskSpec | None:
+    """Say the forker may hand this monitor another task, and wait for it: None when the
+    forker lets the monitor go (end of its pipe) or sends what is not a task."""
+    _write_all(channel.ready, _READY.pack(os.getpid()))
+    header = _read_exact(channel.tasks, _REQUEST_HEADER.size)
+    if header is None:
+        return None
+    _, size = _REQUEST_HEADER.unpack(header)
+    payload = _read_exact(channel.tasks, size)
+    if payload is None:
+        return None
+    try:
+        return TaskSpec.decode(payload)
+    except ValueError:
+        return None
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def monitor_main(spec: TaskSpec, prepared: Prepared | None = None,
+                 channel: MonitorChannel | None = None) -> NoReturn:
+    """Entry point of a monitor: run the task, then (with a ``channel`` to the forker) the
+    tasks the forker hands it while it stays clean, up to :data:`MAX_TASKS`; exit. Never
+    returns.
 
     Args:
-        spec: the task.
+        spec: the first task.
         prepared: what the forker worked out for it (:func:`prepare`).
+        channel: where the next tasks come from, if this monitor may run more than one.
     """
     code = 255
-    # A short-lived process: collecting would only touch (and copy) the forker's pages.
+    # Collecting would only touch (and copy) the forker's pages; a monitor that runs many
+    # tasks is retired before its garbage matters (MAX_TASKS).
     gc.disable()
     try:
         _become_monitor()
-        code = run(spec, prepared) & 0xFF
+        retcode, clean = _run_once(spec, prepared, first=True)
+        code = retcode & 0xFF
+        served = 1
+        while channel is not None and clean and served < MAX_TASKS:
+            following = _next_task(channel)
+            if following is None:
+                break
+            retcode, clean = _run_once(following, None, first=False)
+            code = retcode & 0xFF
+            served += 1
     finally:
         os._exit(code)
 

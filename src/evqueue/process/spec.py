@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from evqueue.process.ipc import DEFAULT_QID, parse_qid
 
 __all__ = [
+    "KILL_KIND",
     "OUTPUT_KINDS",
     "ProcessSettings",
     "TaskSpec",
@@ -46,6 +47,8 @@ __all__ = [
 
 #: The kinds of per-task output files, also the ``type`` values of the live tail.
 OUTPUT_KINDS = ("stdout", "stderr", "log")
+#: Suffix of the file asking a task's monitor to kill it (:attr:`TaskSpec.kill_path`).
+KILL_KIND = "kill"
 
 #: Variables evQueue sets for every task.
 _FIXED_ENV = {"EVQUEUE_IPC_QID": "0", "EVQUEUE_ENV": "true"}
@@ -335,6 +338,13 @@ class TaskSpec:
     def status_path(self) -> str:
         """Path of this task's status file (:mod:`evqueue.process.status_file`)."""
         return task_file(self.logs_directory, self.node, self.tid, "status")
+
+    @property
+    def kill_path(self) -> str:
+        """The file the engine creates before it signals this task's monitor to kill it: a
+        monitor that runs its second task or later obeys a SIGTERM only when it exists, as the
+        signal may have been meant for the task it ran before."""
+        return task_file(self.logs_directory, self.node, self.tid, KILL_KIND)
 
     @property
     def script_path(self) -> str:
