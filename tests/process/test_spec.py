@@ -166,7 +166,7 @@ def test_remote_command_quotes_every_word_for_sh() -> None:
 
 def test_tids_with_output_lists_this_nodes_task_files(tmp_path):
     for name in ("node1-3.stdout", "node1-3.stderr", "node1-17.log", "node1-9.script",
-                 "node2-40.stdout", "node1-x.stdout", "unrelated.txt"):
+                 "node1-21.kill", "node2-40.stdout", "node1-x.stdout", "unrelated.txt"):
         (tmp_path / name).write_text("")
-    assert tids_with_output(str(tmp_path), "node1") == {3, 17}
+    assert tids_with_output(str(tmp_path), "node1") == {3, 17, 21}
     assert tids_with_output(str(tmp_path / "missing"), "node1") == set()

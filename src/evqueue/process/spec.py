@@ -100,7 +100,8 @@ def tids_with_output(directory: str, node: str) -> set[int]:
     Returns:
         The tids found (none when the directory cannot be read).
     """
-    pattern = re.compile(re.escape(_file_prefix(node)) + r"-([0-9]+)\.(?:stdout|stderr|log|status)")
+    pattern = re.compile(re.escape(_file_prefix(node))
+                         + r"-([0-9]+)\.(?:stdout|stderr|log|status|kill)")
     try:
         with os.scandir(directory) as entries:
             return {int(match.group(1)) for entry in entries
