@@ -414,12 +414,15 @@ def run(spec: TaskSpec, prepared: Prepared | None = None) -> int:
     Returns:
         The retcode reported (-1 when the queue itself cannot be opened: nothing is reported).
     """
-    return _run_once(spec, prepared, first=True)[0]
+    return _run_once(spec, prepared, first=True, channel=None)[0]
 
 
-def _run_once(spec: TaskSpec, prepared: Prepared | None, *, first: bool) -> tuple[int, bool]:
+def _run_once(spec: TaskSpec, prepared: Prepared | None, *, first: bool,
+              channel: MonitorChannel | None) -> tuple[int, bool]:
     """:func:`run`, and whether this process may run another task: its task was not killed
-    and left nothing running, and its working directory is back.
+    and left nothing running, and its working directory is back. With a ``channel``, a
+    monitor that may run another task says so just before it sends the exit, so that the
+    engine's next request (often the answer to that exit) finds it waiting.
 
     ``first``: the monitor's first task. A later one obeys a SIGTERM only when the engine
     asked for this task's death in its kill file (:attr:`TaskSpec.kill_path`): the signal may
@@ -466,12 +469,17 @@ def _run_once(spec: TaskSpec, prepared: Prepared | None, *, first: bool) -> tupl
         if files is not None:
             files.ended(retcode)
             files.close()
-    _send_exit(queue, spec, TaskExitMessage(os.getpid(), spec.tid, retcode))
     if clean:
         try:
             os.chdir(initial_wd)
         except OSError:
             clean = False
+    if clean and channel is not None:
+        try:
+            _write_all(channel.ready, _READY.pack(os.getpid()))
+        except OSError:  # the forker is gone: no next task
+            clean = False
+    _send_exit(queue, spec, TaskExitMessage(os.getpid(), spec.tid, retcode))
     return retcode, clean
 
 
@@ -503,9 +511,8 @@ def _become_monitor() -> None:
 
 
 def _next_task(channel: MonitorChannel) -> TaskSpec | None:
-    """Say the forker may hand this monitor another task, and wait for it: None when the
+    """Wait for the task the forker hands this monitor (it said it waits): None when the
     forker lets the monitor go (end of its pipe) or sends what is not a task."""
-    _write_all(channel.ready, _READY.pack(os.getpid()))
     header = _read_exact(channel.tasks, _REQUEST_HEADER.size)
     if header is None:
         return None
@@ -547,16 +554,18 @@ def monitor_main(spec: TaskSpec, prepared: Prepared | None = None,
     gc.disable()
     try:
         _become_monitor()
-        retcode, clean = _run_once(spec, prepared, first=True)
-        code = retcode & 0xFF
         served = 1
+        retcode, clean = _run_once(spec, prepared, first=True,
+                                   channel=channel if served < MAX_TASKS else None)
+        code = retcode & 0xFF
         while channel is not None and clean and served < MAX_TASKS:
             following = _next_task(channel)
             if following is None:
                 break
-            retcode, clean = _run_once(following, None, first=False)
-            code = retcode & 0xFF
             served += 1
+            retcode, clean = _run_once(following, None, first=False,
+                                       channel=channel if served < MAX_TASKS else None)
+            code = retcode & 0xFF
     finally:
         os._exit(code)
 
