@@ -10,6 +10,9 @@ bash scripts/services.sh
 bash scripts/browser.sh
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+# Byte-compiled once here: with PYTHONDONTWRITEBYTECODE set (as on some CI machines), every
+# node the tests start would otherwise compile evqueue's sources again.
+.venv/bin/python -m compileall -q src > /dev/null
 
 lint=(src tests)
 [ -d bench ] && lint+=(bench)
