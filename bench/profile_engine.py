@@ -1,7 +1,7 @@
 """Profile the engine with py-spy while it runs the B1 or B5 workload, and say where its CPU
 goes.
 
-``python bench/profile_engine.py b1 [--count 2000] [--level 2] [--out prof.txt]``
+``python bench/profile_engine.py b1 [--count 2000] [--level 2] [--backend sqlite] [--out prof.txt]``
 ``python bench/profile_engine.py b5 [--count 3000]``
 
 - b1: ``count`` one-task ``/bin/true`` instances launched pipelined on a queue of
@@ -111,11 +111,13 @@ def main() -> None:
     parser.add_argument("workload", choices=("b1", "b5"))
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--level", type=int, default=2, help="savepoint level")
+    parser.add_argument("--backend", default="sqlite",
+                        choices=("sqlite", "postgresql", "mariadb"), help="the store")
     parser.add_argument("--out", default="", help="keep the raw profile in this file")
     parser.add_argument("--rate", type=int, default=250, help="samples per second")
     args = parser.parse_args()
     settings = {"workflowinstance.savepoint.level": str(args.level)}
-    with running_node("profile", settings=settings) as node:
+    with running_node("profile", backend=args.backend, settings=settings) as node:
         node.queue("q", 16)
         node.workflow("w", one_task_workflow())
         launch = b"<instance action='launch' name='w'/>"
