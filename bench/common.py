@@ -39,6 +39,7 @@ if str(REPO) not in sys.path:
 
 from tests.e2e.nodes import Node  # noqa: E402
 
+from evqueue.process.leftovers import children  # noqa: E402
 from evqueue.protocol.connstr import Address, TcpAddress, UnixAddress  # noqa: E402
 
 __all__ = [
@@ -215,21 +216,6 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
     return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children_of(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        threads = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for thread in threads:
-        try:
-            with open(f"/proc/{pid}/task/{thread}/children") as children:
-                found += [int(word) for word in children.read().split()]
-        except OSError:
-            pass
-    return found
-
-
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of ``pid`` and of all its descendants, running (own and reaped children) or
     reaped: the forker's, with the monitors that are still running tasks or waiting for one."""
@@ -240,7 +226,7 @@ def tree_cpu_seconds(pid: int) -> float:
             total += cpu_seconds(current) + cpu_seconds(current, children=True)
         except (OSError, IndexError):
             continue  # gone meanwhile: counted in its parent's reaped children
-        todo += _children_of(current)
+        todo += children(current)
     return total
 
 

@@ -26,7 +26,8 @@ import time
 
 from evqueue.process.prctl import become_subreaper
 
-__all__ = ["KILL_WAIT", "become_subreaper", "describe", "descendants", "kill_all", "reap"]
+__all__ = ["KILL_WAIT", "become_subreaper", "children", "describe", "descendants", "kill_all",
+           "reap"]
 
 #: Seconds :func:`kill_all` waits for the killed processes to be gone.
 KILL_WAIT = 2.0
@@ -52,7 +53,9 @@ def _state(pid: int) -> bytes | None:
         return None
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The child pids of ``pid``, from ``/proc/<pid>/task/<tid>/children`` (none when it is gone
+    or the kernel has no such file)."""
     found: list[int] = []
     try:
         threads = os.listdir(f"/proc/{pid}/task")
@@ -86,12 +89,12 @@ def descendants() -> list[int]:
     me = os.getpid()
     try:  # the common case, nothing left: one read
         first = [int(word) for word in _read(f"/proc/{me}/task/{me}/children").split()]
-        children = _children
+        children_of = children
     except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN
         tree = _children_by_scan()
         first = tree.get(me, [])
 
-        def children(pid: int) -> list[int]:
+        def children_of(pid: int) -> list[int]:
             return tree.get(pid, [])
 
     found: list[int] = []
@@ -100,7 +103,7 @@ def descendants() -> list[int]:
         pid = todo.pop()
         if pid not in found:
             found.append(pid)
-            todo += children(pid)
+            todo += children_of(pid)
     return [pid for pid in found if _state(pid) not in (None, b"Z")]
 
 
