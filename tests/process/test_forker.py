@@ -156,6 +156,18 @@ def exit_of(queue: sysv_ipc.MessageQueue, tid: int) -> TaskExitMessage:
     raise AssertionError(f"no exit of task {tid}")
 
 
+def waiting_monitor(handle: ForkerHandle, settings: ProcessSettings,
+                    queue: sysv_ipc.MessageQueue, *args: str) -> int:
+    """The pid of the monitor that ran task 1 (``/bin/sh -c ARGS``, or ``/bin/true``), once
+    it had the time to say it waits for another (when it may)."""
+    spec = (TaskSpec.build(settings, tid=1, path="/bin/sh", args=["-c", *args]) if args
+            else TaskSpec.build(settings, tid=1, path="/bin/true"))
+    pid = spawn(handle, spec)
+    exit_of(queue, 1)
+    time.sleep(0.05)  # it says it waits
+    return pid
+
+
 def test_a_monitor_that_waits_runs_the_next_task(
     handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
 ) -> None:
@@ -182,9 +194,7 @@ def test_a_waiting_monitor_is_let_go_after_a_while(
 def test_waiting_monitors_exit_with_the_forker(
     handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
 ) -> None:
-    pid = spawn(handle, TaskSpec.build(settings, tid=1, path="/bin/true"))
-    exit_of(queue, 1)
-    time.sleep(0.05)
+    pid = waiting_monitor(handle, settings, queue)
     handle.close()
     wait_exited(pid)
 
@@ -192,9 +202,7 @@ def test_waiting_monitors_exit_with_the_forker(
 def test_a_signal_meant_for_the_task_before_does_not_kill_the_next(
     handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
 ) -> None:
-    pid = spawn(handle, TaskSpec.build(settings, tid=1, path="/bin/true"))
-    exit_of(queue, 1)
-    time.sleep(0.05)
+    pid = waiting_monitor(handle, settings, queue)
     second = TaskSpec.build(settings, tid=2, path="/bin/sh", args=["-c", "sleep 3; exit 5"])
     assert spawn(handle, second) == pid
     time.sleep(0.2)
@@ -213,10 +221,7 @@ def test_a_signal_meant_for_the_task_before_does_not_kill_the_next(
 def test_a_task_that_leaves_a_process_running_gets_its_monitor_to_itself(
     handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
 ) -> None:
-    first = spawn(handle, TaskSpec.build(settings, tid=1, path="/bin/sh",
-                                         args=["-c", "setsid sleep 2 & exit 0"]))
-    exit_of(queue, 1)
-    time.sleep(0.05)
+    first = waiting_monitor(handle, settings, queue, "setsid sleep 2 & exit 0")
     second = spawn(handle, TaskSpec.build(settings, tid=2, path="/bin/true"))
     assert second != first
     exit_of(queue, 2)
@@ -225,9 +230,7 @@ def test_a_task_that_leaves_a_process_running_gets_its_monitor_to_itself(
 def test_a_large_request_gets_a_monitor_of_its_own(
     handle, settings: ProcessSettings, queue: sysv_ipc.MessageQueue
 ) -> None:
-    first = spawn(handle, TaskSpec.build(settings, tid=1, path="/bin/true"))
-    exit_of(queue, 1)
-    time.sleep(0.05)
+    first = waiting_monitor(handle, settings, queue)
     large = TaskSpec.build(settings, tid=2, path="/bin/cat", stdin=b"x" * 100_000)
     assert spawn(handle, large) != first
     assert exit_of(queue, 2).retcode == 0
