@@ -154,7 +154,7 @@ class MemoryStore:
     async def max_instance_id(self) -> int:
         return max(self.rows, default=0)
 
-    async def create_instance(self, row: NewInstanceRow) -> int:
+    async def create_instance(self, row: NewInstanceRow, *, alone: bool = False) -> int:
         instance_id = max(next(self._ids), max(self.rows, default=0) + 1)
         savepoint = row.savepoint(instance_id) if row.savepoint is not None else ""
         self.rows[instance_id] = StoredInstance(instance_id, row.workflow_id, row.schedule_id,

@@ -465,8 +465,8 @@ class TestRestart:
         inserted = {}
         create = store.create_instance
 
-        async def create_and_keep(row):  # the row as its own transaction leaves it
-            instance_id = await create(row)
+        async def create_and_keep(row, *, alone=False):  # the row as its transaction left it
+            instance_id = await create(row, alone=alone)
             inserted[instance_id] = store.rows[instance_id]
             return instance_id
 

@@ -52,9 +52,9 @@ async def test_records_carry_the_times_the_instance_xml_shows_as_datetimes():
     launches = []
     create = store.create_instance
 
-    async def create_and_keep(row):  # type: ignore[no-untyped-def]
+    async def create_and_keep(row, *, alone=False):  # type: ignore[no-untyped-def]
         launches.append(row)
-        return await create(row)
+        return await create(row, alone=alone)
 
     store.create_instance = create_and_keep  # type: ignore[method-assign]
     persistence = Persistence(store, EngineSettings(environ={}, node_name="n1"))

@@ -1,11 +1,16 @@
-"""The engine's ports over the store: definitions kept in memory until told to forget."""
+"""The engine's ports over the store: definitions kept in memory until told to forget, launch
+rows of a burst in one transaction, a launch alone in its own."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
+from evqueue.engine.ports import NewInstanceRow
 from evqueue.errors import UnknownObject, UnknownObjectName
-from evqueue.server.engine_ports import DbWorkflowSource
+from evqueue.server.engine_ports import DbInstanceStore, DbWorkflowSource
+from evqueue.storage import instances as instance_verbs
 from evqueue.storage.database import Database
 from evqueue.storage.retry_schedules import create_retry_schedule, update_retry_schedule
 from evqueue.storage.workflows import create_workflow, update_workflow
@@ -44,3 +49,31 @@ async def test_retry_schedules_are_kept_until_forgotten(db: Database) -> None:
     assert await source.get_retry_schedule("r") == "<schedule a='1'/>"
     source.forget()
     assert await source.get_retry_schedule("r") == "<schedule a='2'/>"
+
+
+def _launch_row(workflow_id: int) -> NewInstanceRow:
+    return NewInstanceRow(workflow_id=workflow_id, node_name="n", schedule_id=None, host="",
+                          comment="", start_time=datetime.datetime(2026, 1, 1),
+                          parameters=None)
+
+
+async def test_a_burst_shares_a_transaction_and_a_launch_alone_does_not_wait_for_it(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    workflow_id = await create_workflow(db, "w", "<workflow/>")
+    transactions: list[int] = []
+    create_instances = instance_verbs.create_instances
+
+    async def counted(db: Database, specs: list[instance_verbs.InstanceSpec]) -> list[int]:
+        transactions.append(len(specs))
+        return await create_instances(db, specs)
+
+    monkeypatch.setattr(instance_verbs, "create_instances", counted)
+    store = DbInstanceStore(db)
+    burst = [store.create_instance(_launch_row(workflow_id)) for _ in range(3)]
+    alone = await store.create_instance(_launch_row(workflow_id), alone=True)
+    ids = [await row_id for row_id in burst]
+    assert ids == sorted(ids)
+    assert sorted(transactions) == [1, 3]  # the lone row never joins the burst's
+    if db.dialect_name == "sqlite":  # inserted inline: before the batch task had its turn
+        assert transactions == [1, 3]
+        assert alone < ids[0]

@@ -202,7 +202,7 @@ class Engine:
             instance.id = await self._persistence.request_id(instance, now)
         else:
             await turn.wait()
-            pending_id = self._persistence.request_id(instance, now)
+            pending_id = self._persistence.request_id(instance, now, alone=False)
             turn.taken()
             instance.id = await pending_id
         self.stats.workflow_instance_launched += 1

@@ -78,10 +78,12 @@ class Persistence:
         """The id of a launched instance (inserting its EXECUTING row at level ≥ 2)."""
         return await self.request_id(instance, now)
 
-    def request_id(self, instance: Instance, now: datetime.datetime) -> Awaitable[int]:
+    def request_id(self, instance: Instance, now: datetime.datetime, *,
+                   alone: bool = True) -> Awaitable[int]:
         """Ask for the id of a launched instance (its EXECUTING row at level ≥ 2) and await
         it: ids are given in the order they were asked for, so launches that overlap while
-        they wait keep the order they came in."""
+        they wait keep the order they came in. ``alone`` (not one of a burst): its row does
+        not wait for the rows of other launches."""
         if self.level < 2:
             if self._next_id is None or self._lock.locked():
                 return self.sequence()
@@ -103,7 +105,7 @@ class Persistence:
             workflow_id=instance.workflow_id, node_name=self._settings.node_name,
             schedule_id=instance.schedule_id, host=root.get("host", ""),
             comment=root.get("comment", ""), start_time=now,
-            parameters=parameters, savepoint=unstarted))
+            parameters=parameters, savepoint=unstarted), alone=alone)
 
     async def debug_copy(self, stored: StoredInstance) -> int:
         """The id of a debug-resumed copy of *stored* (a new row at level ≥ 2)."""

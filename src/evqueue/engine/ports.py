@@ -177,9 +177,10 @@ class InstanceStore(Protocol):
         """``MAX(workflow_instance_id)`` (0 when empty): ids at levels 0/1 continue from it."""
         ...
 
-    def create_instance(self, row: NewInstanceRow) -> Awaitable[int]:
+    def create_instance(self, row: NewInstanceRow, *, alone: bool = False) -> Awaitable[int]:
         """Ask for the EXECUTING row of a launch (level ≥ 2) to be inserted; await its id.
-        Rows asked for in turn get increasing ids."""
+        Rows asked for in turn get increasing ids. ``alone``: the launch is not part of a
+        burst; its row need not wait to share a transaction with others."""
         ...
 
     async def write_instances(self, writes: Sequence[InstanceWrite]) -> None:

@@ -4,10 +4,11 @@ Rules:
 - The engine speaks in its own records (``TaskCommand``, ``InstanceWrite``…, engine/ports.py);
   the process layer and the storage verbs speak in theirs. This module translates, and takes
   the few decisions that belong to the adapters: launch rows asked for together share a
-  transaction (``_InsertBatch``); definitions are kept until :meth:`DbWorkflowSource.forget`;
-  an exit reaches the engine after the spawn it ends (:class:`ProcessLauncher`); after a
-  restart, exits that will never come and task files no task needs are settled
-  (:func:`collect_exits_after_restart`, :func:`remove_stale_task_files`).
+  transaction (``_InsertBatch``), the row of a launch alone is inserted at once; definitions
+  are kept until :meth:`DbWorkflowSource.forget`; an exit reaches the engine after the spawn
+  it ends (:class:`ProcessLauncher`); after a restart, exits that will never come and task
+  files no task needs are settled (:func:`collect_exits_after_restart`,
+  :func:`remove_stale_task_files`).
 - Times cross as naive local datetimes, the same on both sides: nothing here formats or parses
   them.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from evqueue.engine.actions import TaskCommand
 from evqueue.engine.engine import Engine
@@ -214,12 +215,18 @@ class DbInstanceStore:
     async def max_instance_id(self) -> int:
         return await instance_verbs.max_instance_id(self.db)
 
-    def create_instance(self, row: NewInstanceRow) -> asyncio.Future[int]:
-        return self._inserts.insert(instance_verbs.InstanceSpec(
+    def create_instance(self, row: NewInstanceRow, *, alone: bool = False) -> Awaitable[int]:
+        spec = instance_verbs.InstanceSpec(
             workflow_id=row.workflow_id, node_name=row.node_name, schedule_id=row.schedule_id,
             host=row.host or None, comment=row.comment or None,
             start=row.start_time, parameters=row.parameters or (),
-            savepoint_for=row.savepoint))
+            savepoint_for=row.savepoint)
+        if alone:
+            # Its own transaction, in the caller's task: a client that waits for this one
+            # reply does not wait for the batch task's turn in a loop busy with other
+            # connections' bursts (on SQLite the insert runs inline, without a loop turn).
+            return instance_verbs.create_instance(self.db, spec)
+        return self._inserts.insert(spec)
 
     async def write_instances(self, writes: Sequence[InstanceWrite]) -> None:
         inserts = [w for w in writes if w.insert]
