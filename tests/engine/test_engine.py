@@ -123,6 +123,27 @@ class TestQueues:
             assert await engine.wait(instance_id, timeout=5)
         assert launcher.max_running == 2 and len(launcher.spawned) == 5
 
+    async def test_instances_waiting_in_a_queue_are_packed_and_served_as_the_others(self):
+        engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD)
+        ids = [await engine.launch("one") for _ in range(4)]
+        await launcher.settle()
+        await engine.idle()  # their savepoints are written: the waiting ones are packed
+        packed = [i for i in ids if engine.instance(i).packed]
+        assert packed == ids[1:]
+        count, summaries = engine.status()
+        assert count == 4 and {s.get("status") for s in summaries} == {"EXECUTING"}
+        assert etree.fromstring(engine.query(ids[3])).find(".//task").get("status") == "QUEUED"
+        engine.cancel(ids[3])
+        assert await engine.wait(ids[3], timeout=5)
+        assert xml_of(store, ids[3]).find(".//task").get("status") == "ABORTED"
+        while launcher.running:
+            await launcher.finish(min(launcher.running))
+            await launcher.settle()
+        for instance_id in ids[:3]:
+            assert await engine.wait(instance_id, timeout=5)
+            assert xml_of(store, instance_id).find(".//task").get("retval") == "0"
+        await engine.stop()
+
     @pytest.mark.parametrize(("scheduler", "expected"), [
         ("prio", ["a1", "a2", "b1", "b2"]),
         ("fifo", ["a1", "b1", "b2", "a2"]),

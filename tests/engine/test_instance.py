@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from lxml import etree
 
 from evqueue.engine import (
     Instance,
@@ -443,3 +444,65 @@ class TestRestart:
 def test_task_results_are_typed():
     result = TaskResult(0)
     assert (result.stdout, result.stderr, result.log) == ("", "", "")
+
+
+class TestPacking:
+    """An instance whose tasks all wait in queues keeps its XML text instead of its tree."""
+
+    TWO = simple('<task name="a" path="/bin/a" queue="default"/>',
+                 '<task name="b" path="/bin/b" queue="default"/>')
+
+    def test_it_is_packed_when_its_xml_is_written_and_runs_on_as_before(self):
+        packed, twin = Driver(make_instance(self.TWO)).start(), Driver(make_instance(self.TWO))
+        twin.start()
+
+        def never_packed() -> str:  # the twin's XML, read without to_xml (which packs)
+            return etree.tostring(twin.instance.root, encoding="unicode")
+
+        xml = packed.instance.to_xml()
+        assert packed.instance.packed and not twin.instance.packed
+        assert xml == never_packed() == packed.instance.to_xml()
+        assert packed.instance.status == "EXECUTING" and packed.instance.started
+        assert packed.instance.summary().attrib == twin.instance.summary().attrib
+        assert packed.instance.start_time == twin.instance.start_time
+        assert packed.instance.executing_tasks() == []
+        packed.run(), twin.run()
+        assert not packed.instance.packed and not twin.instance.packed
+        assert packed.ended == twin.ended == InstanceEnded(1, 0)
+        assert packed.instance.to_xml() == never_packed()
+
+    def test_it_is_not_packed_while_a_task_runs_or_is_about_to_start(self):
+        d = Driver(make_instance(self.TWO), script=lambda command: HOLD).start()
+        first, second = d.queued
+        d.instance.task_starting(first.evqid, 7)  # the engine is starting it
+        d.instance.to_xml()
+        assert not d.instance.packed
+        d.queued.popleft()
+        d.handle(d.instance.task_running(first.evqid, 7, 1007, d.now))
+        d.instance.to_xml()
+        assert not d.instance.packed
+        d.end(first.evqid)
+        d.instance.to_xml()  # only b is left, waiting in its queue
+        assert d.instance.packed
+        d.run()
+        d.end(second.evqid)
+        assert d.ended == InstanceEnded(1, 0) and not d.instance.packed
+
+    def test_a_pending_retry_or_a_cancel_keeps_the_tree(self):
+        retried = simple('<task name="a" path="/bin/a" queue="default" retry_delay="60" '
+                         'retry_retval="1" retry_times="1"/>',
+                         '<task name="b" path="/bin/b" queue="default"/>')
+        d = Driver(make_instance(retried),
+                   script=lambda c: Outcome(1) if c.name == "a" else HOLD).start()
+        first, second = d.queued
+        d.queued.clear()
+        d.handle(d.instance.task_running(first.evqid, 1, 1001, d.now))
+        d.end(first.evqid, Outcome(1))
+        assert d.retries
+        d.instance.to_xml()
+        assert not d.instance.packed  # b waits, a's retry is armed
+        cancelled = Driver(make_instance(self.TWO)).start()
+        cancelled.handle(cancelled.instance.cancel(cancelled.now))
+        assert cancelled.ended == InstanceEnded(1, 2)
+        cancelled.instance.to_xml()
+        assert not cancelled.instance.packed

@@ -51,3 +51,14 @@ def test_set_status_uses_the_table():
     with pytest.raises(InvalidTransition):
         tree.set_status(task, Trigger.STOP)
 
+
+
+def test_an_unpacked_tree_gives_no_evqid_twice():
+    tree = InstanceTree(parse_xml(XML))
+    inner = tree.root.find("subjobs/job/subjobs/job")
+    assert tree.evqid(inner) == "6"
+    inner.getparent().remove(inner)  # a loop clone that was dropped: 6 is used up
+    unpacked = InstanceTree.unpack(tree.serialize(), tree.last_evqid)
+    assert unpacked.serialize() == tree.serialize()
+    assert unpacked.find("5") is unpacked.root.find("subjobs/job/tasks/task")
+    assert unpacked.evqid(unpacked.root.find("subjobs/job/subjobs")) == "7"

@@ -175,7 +175,7 @@ class Instance:
     @property
     def started(self) -> bool:
         """False for the tree of a launch that has not run :meth:`start` yet."""
-        return self._st.root.get("status") is not None
+        return self._st.packed or self._st.root.get("status") is not None
 
     @property
     def id(self) -> int:
@@ -189,28 +189,30 @@ class Instance:
 
     @property
     def root(self) -> etree._Element:
-        """The live ``<workflow>`` element (read it, do not change it)."""
-        return self._st.root
+        """The ``<workflow>`` element, to read only (of a packed instance: a copy)."""
+        return self._st.view()
 
     @property
     def name(self) -> str:
         """The workflow name."""
-        return self._st.root.get("name", "")
+        return self._st.view().get("name", "")
 
     @property
     def status(self) -> Status:
         """EXECUTING or TERMINATED (NONE before :meth:`start`)."""
+        if self._st.packed:  # only an instance that waits is packed
+            return Status.EXECUTING
         return Status(self._st.root.get("status", ""))
 
     @property
     def start_time(self) -> datetime.datetime | None:
         """When :meth:`start` (or :meth:`debug_resume`) ran; None before."""
-        return _parse_time(self._st.root.get("start_time"), None)
+        return _parse_time(self._st.view().get("start_time"), None)
 
     @property
     def end_time(self) -> datetime.datetime | None:
         """When the instance was TERMINATED; None while it runs."""
-        return _parse_time(self._st.root.get("end_time"), None)
+        return _parse_time(self._st.view().get("end_time"), None)
 
     @property
     def errors(self) -> int:
@@ -218,20 +220,36 @@ class Instance:
         return self._st.errors
 
     @property
+    def packed(self) -> bool:
+        """Whether it keeps only its XML text while its tasks wait in queues (:meth:`to_xml`)."""
+        return self._st.packed
+
+    @property
     def cancelling(self) -> bool:
         """True once :meth:`cancel` was called."""
         return self._st.cancelling
 
     def to_xml(self) -> str:
-        """The instance XML (``instance query``, savepoints)."""
-        return self._st.tree.serialize()
+        """The instance XML (``instance query``, savepoints).
+
+        An instance whose tasks all wait in queues is packed then: it keeps this text
+        instead of its tree until one of them starts (a backlog of queued instances costs a
+        fraction of the memory; the savepoint that writes the text is when it happens).
+        """
+        st = self._st
+        xml = st.serialize()
+        if not st.packed and self._waits_only():
+            st.pack(xml)
+        return xml
 
     def summary(self) -> etree._Element:
         """A copy of the root element without children (``status type=workflows``)."""
-        return etree.Element("workflow", attrib=dict(self._st.root.attrib))
+        return etree.Element("workflow", attrib=dict(self._st.view().attrib))
 
     def executing_tasks(self) -> list[tuple[str, int, int]]:
         """(evqid, tid, pid) of every EXECUTING task."""
+        if self._st.packed:  # every task waits in a queue
+            return []
         return [(t.get("evqid", ""), int(t.get("tid", "0")), int(t.get("pid", "0")))
                 for t in self._st.root.iter("task") if t.get("status") == Status.EXECUTING]
 
@@ -406,6 +424,16 @@ class Instance:
         return tags
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _waits_only(self) -> bool:
+        """Every task of this running instance waits in a queue, none about to start, and no
+        condition or retry waits (those keep elements or timers of the tree)."""
+        st = self._st
+        return (st.queued > 0 and st.running == st.queued and not st.retrying
+                and not st.waiting_nodes and not st.cancelling
+                and st.root.get("status") == Status.EXECUTING
+                and not any(task.get("status") == Status.QUEUED and "tid" in task.attrib
+                            for task in st.root.iter("task")))
 
     def _begin(self, now: datetime.datetime) -> InstanceState:
         self._st.now = now

@@ -23,6 +23,7 @@ from lxml import etree
 from evqueue.engine.actions import Action, Emit
 from evqueue.engine.statuses import Trigger
 from evqueue.engine.tree import InstanceTree
+from evqueue.model.document import parse_xml
 from evqueue.model.xpath import XPathError
 
 __all__ = ["EvaluationFailed", "InstanceSettings", "InstanceState", "QueueResolver"]
@@ -54,9 +55,14 @@ class EvaluationFailed(Exception):
 
 @dataclass(slots=True)
 class InstanceState:
-    """Mutable state of one instance while a state-machine method runs."""
+    """Mutable state of one instance while a state-machine method runs.
 
-    tree: InstanceTree
+    The tree may be packed (:meth:`pack`): an instance whose tasks all wait in queues keeps
+    only its XML text, a tenth of its tree's memory, and :attr:`tree` rebuilds the tree the
+    first time it is needed again.
+    """
+
+    _tree: InstanceTree | None
     queues: QueueResolver
     settings: InstanceSettings
     instance_id: int = 0
@@ -70,11 +76,46 @@ class InstanceState:
     waiting_nodes: list[etree._Element] = field(default_factory=list)
     retry_pending: set[str] = field(default_factory=set)  # evqids with an armed retry
     actions: list[Action] = field(default_factory=list)
+    _packed: tuple[str, int] | None = None  # (XML, evqid counter) while the tree is packed
+
+    @property
+    def tree(self) -> InstanceTree:
+        """The instance tree (unpacked if it was packed)."""
+        if self._tree is None:
+            assert self._packed is not None
+            self._tree = InstanceTree.unpack(*self._packed)
+            self._packed = None
+        return self._tree
 
     @property
     def root(self) -> etree._Element:
         """The ``<workflow>`` element."""
         return self.tree.root
+
+    @property
+    def packed(self) -> bool:
+        """Whether only the XML text of the tree is kept (:meth:`pack`)."""
+        return self._tree is None
+
+    def pack(self, xml: str) -> None:
+        """Keep only ``xml``, the tree's :meth:`~InstanceTree.serialize` (call it only when
+        nothing outside the tree holds one of its elements: no waiting condition)."""
+        assert self._tree is not None and not self.waiting_nodes
+        self._packed = (xml, self._tree.last_evqid)
+        self._tree = None
+
+    def view(self) -> etree._Element:
+        """The ``<workflow>`` element to read: the live one, or, packed, a copy parsed from
+        the text (the tree stays packed)."""
+        if self._packed is not None:
+            return parse_xml(self._packed[0])
+        return self.tree.root
+
+    def serialize(self) -> str:
+        """The instance XML (the packed text as it is)."""
+        if self._packed is not None:
+            return self._packed[0]
+        return self.tree.serialize()
 
     def emit(self, action: Action) -> None:
         """Queue an action for the asynchronous layer."""

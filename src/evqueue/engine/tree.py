@@ -10,6 +10,7 @@ Rules:
   ``waiting_conditions`` live on a task's job, every ancestor job and the root.
 * Structural changes (elements or text added, removed, moved) are reported to the XPath cache
   with :meth:`InstanceTree.changed`.
+* :meth:`InstanceTree.unpack` rebuilds a tree from its text with the same evqids and counter.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 from lxml import etree
 
 from evqueue.engine.statuses import Status, Trigger, next_status
+from evqueue.model.document import parse_xml
 from evqueue.model.xpath import AttrRef, ContextItem, XPathDocument
 
 __all__ = ["COUNTERS", "InstanceTree"]
@@ -147,6 +149,18 @@ class InstanceTree:
     def serialize(self) -> str:
         """The instance XML as a string."""
         return etree.tostring(self.root, encoding="unicode")
+
+    @property
+    def last_evqid(self) -> int:
+        """The highest evqid given so far (kept when the tree is packed)."""
+        return self._last_evqid
+
+    @classmethod
+    def unpack(cls, xml: str, last_evqid: int) -> InstanceTree:
+        """The tree of :meth:`serialize`'s ``xml``, its evqid counter where it was."""
+        tree = cls(parse_xml(xml))
+        tree._last_evqid = max(tree._last_evqid, last_evqid)
+        return tree
 
 
 def _up(element: etree._Element) -> etree._Element | None:
