@@ -29,6 +29,27 @@ async def test_writes_submitted_together_share_a_transaction():
     await writer.close()
 
 
+async def test_a_write_made_later_is_made_once_in_its_latest_state():
+    store = MemoryStore()
+    stored_results = []
+    writer = SavepointWriter(store, on_stored=lambda w: stored_results.append(w.results))
+    made = []
+    state = {"status": "EXECUTING"}
+
+    def make() -> InstanceWrite:
+        made.append(state["status"])
+        return write(1, state["status"])
+
+    futures = [writer.submit_later(1, make, (10,)), writer.submit_later(1, make, (11,))]
+    state["status"] = "TERMINATED"  # the instance changed again before its batch
+    futures.append(writer.submit_later(1, make))
+    assert await asyncio.gather(*futures) == [True, True, True]
+    assert made == ["TERMINATED"] and len(store.batches) == 1
+    assert store.rows[1].status == "TERMINATED"
+    assert stored_results == [(10, 11)]  # the results every replaced write held
+    await writer.close()
+
+
 async def test_failed_batch_is_retried():
     store = MemoryStore()
     store.fail_writes = 2

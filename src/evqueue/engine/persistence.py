@@ -30,7 +30,6 @@ stored in the datastore and only referenced from the instance XML.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -167,11 +166,11 @@ class Persistence:
         self._held.setdefault(instance.id, []).append(tid)
 
     def _submit(self, instance: Instance, *, terminal: bool) -> asyncio.Future[bool]:
-        write = self.write(instance, terminal=terminal)
-        tids = self._held.pop(instance.id, None)
-        if tids:  # released once this write (or one that replaces it) is stored
-            write = dataclasses.replace(write, results=tuple(tids))
-        return self.writer.submit(write)
+        # The savepoint is serialized when its batch is taken, once however often the
+        # instance changed meanwhile (a big instance whose tasks start one by one).
+        tids = tuple(self._held.pop(instance.id, ()))  # released once stored
+        return self.writer.submit_later(
+            instance.id, lambda: self.write(instance, terminal=terminal), tids)
 
     def _release_all(self, tids: Iterable[int]) -> None:
         if self._release is not None:

@@ -5,6 +5,9 @@ Rules:
 * :meth:`SavepointWriter.submit` never blocks: it queues a write and returns a future that is
   done once the write is stored (True) or given up (False). A newer write of the same
   instance replaces a queued one; its waiters are kept.
+* :meth:`SavepointWriter.submit_later` queues a write made only when its batch is taken: an
+  instance that changes several times before its batch (its tasks starting one after the
+  other, each stored before it starts) is serialized once, in its latest state.
 * ``on_stored(write)`` is called for each stored write that holds task results
   (``InstanceWrite.results``); a write that replaces another takes over its results.
 * One background task writes everything queued so far in one ``write_instances`` call; writes
@@ -32,6 +35,16 @@ __all__ = ["SavepointWriter"]
 
 logger = logging.getLogger(__name__)
 
+#: A write, or what makes it when its batch is taken (an :class:`InstanceWrite` is one too).
+_Maker = InstanceWrite | Callable[[], InstanceWrite]
+
+
+def _made(make: _Maker, results: tuple[int, ...]) -> InstanceWrite:
+    write = make if isinstance(make, InstanceWrite) else make()
+    if results and write.results != results:
+        write = dataclasses.replace(write, results=results)
+    return write
+
 
 class SavepointWriter:
     """Batches :class:`~evqueue.engine.ports.InstanceWrite` into the store.
@@ -55,7 +68,9 @@ class SavepointWriter:
         self._store = store
         self._on_stored = on_stored
         self._retry, self._retry_times, self._retry_wait = retry, retry_times, retry_wait
-        self._pending: dict[int, tuple[InstanceWrite, list[asyncio.Future[bool]]]] = {}
+        # instance id → (the write, or what makes it; results it holds; waiters)
+        self._pending: dict[int, tuple[_Maker, tuple[int, ...],
+                                       list[asyncio.Future[bool]]]] = {}
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
@@ -71,14 +86,18 @@ class SavepointWriter:
 
     def submit(self, write: InstanceWrite) -> asyncio.Future[bool]:
         """Queue *write*; the returned future is True once it is stored, False if given up."""
+        return self.submit_later(write.instance_id, write, write.results)
+
+    def submit_later(self, instance_id: int, make: _Maker,
+                     results: tuple[int, ...] = ()) -> asyncio.Future[bool]:
+        """Queue the write ``make()`` returns when its batch is taken (it holds ``results``
+        too); the returned future is as :meth:`submit`'s."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        older, waiters = self._pending.pop(write.instance_id, (None, []))
-        deferred = self._deferred.pop(write.instance_id, None)  # superseded
-        for replaced in (older, deferred):  # the results they held are now this one's
-            if replaced is not None and replaced.results:
-                write = dataclasses.replace(write, results=replaced.results + write.results)
+        _, older, waiters = self._pending.pop(instance_id, (None, (), []))
+        deferred = self._deferred.pop(instance_id, None)  # superseded
+        held = (deferred.results if deferred is not None else ()) + older + results
         waiters.append(future)
-        self._pending[write.instance_id] = (write, waiters)
+        self._pending[instance_id] = (make, held, waiters)
         self._idle.clear()
         self._wake()
         return future
@@ -119,12 +138,14 @@ class SavepointWriter:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            batch, self._pending = self._pending, {}
-            for instance_id, write in self._deferred.items():
-                batch.setdefault(instance_id, (write, []))
+            pending, self._pending = self._pending, {}
+            batch = [(_made(make, results), waiters)
+                     for make, results, waiters in pending.values()]
+            batch += [(write, []) for instance_id, write in self._deferred.items()
+                      if instance_id not in pending]
             self._deferred.clear()
             if batch:
-                await self._write(list(batch.values()))
+                await self._write(batch)
             if not self._pending:
                 self._idle.set()
 
