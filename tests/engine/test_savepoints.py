@@ -50,6 +50,24 @@ async def test_a_write_made_later_is_made_once_in_its_latest_state():
     await writer.close()
 
 
+async def test_with_a_batch_limit_the_loop_runs_between_small_transactions():
+    store = MemoryStore()
+    between = []
+    writer = SavepointWriter(store, batch_rows=lambda: 2)
+    futures = [writer.submit(write(i)) for i in range(1, 6)]
+
+    async def other_work() -> None:  # e.g. a client's read waiting in the loop
+        while len(between) < 3:
+            between.append(len(store.batches))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(other_work(), *futures)
+    assert [sorted(w.instance_id for w in batch) for batch in store.batches] == [
+        [1, 2], [3, 4], [5]]
+    assert between == [1, 2, 3]  # it ran between the transactions, not after them all
+    await writer.close()
+
+
 async def test_failed_batch_is_retried():
     store = MemoryStore()
     store.fail_writes = 2

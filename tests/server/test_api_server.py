@@ -22,6 +22,7 @@ from evqueue.api.table import CommandTable
 from evqueue.config import Config
 from evqueue.protocol import Command, Response, compute_response, password_key
 from evqueue.server.api_server import ApiServer, ListenError
+from evqueue.server.turns import TURN_ROWS
 from evqueue.storage.database import Database
 from evqueue.storage.errors import StorageError
 from evqueue.storage.users import create_user
@@ -150,6 +151,37 @@ async def test_a_pipelined_batch_is_answered_in_order_then_quit_closes(db, sock_
         assert all(b'status="OK"' in reply for reply in replies[:300])
         assert b'error-code="UNKNOWN_COMMAND"' in replies[300]
         writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_a_connection_launching_alone_waits_in_turn_until_it_pipelines_or_goes(
+        db, sock_path):
+    server = make_server(db, sock_path)
+    await server.start()
+    try:
+        launch = b"<instance action='launch' name='w'/>\n"
+        lone_reader, lone = await connect(server)
+        lone.write(launch)  # one launch, then its reply: it waits in turn
+        await lone_reader.readline()
+        assert server.turns.batch_rows() == TURN_ROWS
+        burst_reader, burst = await connect(server)
+        burst.write(launch * 3)
+        for _ in range(3):
+            await burst_reader.readline()
+        assert server.turns.batch_rows() == TURN_ROWS  # the burst does not take its turn
+        lone.write(launch * 3)  # it pipelines now
+        for _ in range(3):
+            await lone_reader.readline()
+        assert server.turns.batch_rows() is None
+        lone.write(launch)
+        await lone_reader.readline()
+        assert server.turns.batch_rows() == TURN_ROWS
+        lone.write(b"<quit/>\n")
+        assert await lone_reader.read() == b""
+        await asyncio.sleep(0.01)
+        assert server.turns.batch_rows() is None  # gone
+        burst.close()
     finally:
         await server.stop()
 

@@ -77,3 +77,21 @@ async def test_a_burst_shares_a_transaction_and_a_launch_alone_does_not_wait_for
     if db.dialect_name == "sqlite":  # inserted inline: before the batch task had its turn
         assert transactions == [1, 3]
         assert alone < ids[0]
+
+
+async def test_with_a_batch_limit_a_burst_goes_in_small_transactions_in_order(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    workflow_id = await create_workflow(db, "w", "<workflow/>")
+    transactions: list[int] = []
+    create_instances = instance_verbs.create_instances
+
+    async def counted(db: Database, specs: list[instance_verbs.InstanceSpec]) -> list[int]:
+        transactions.append(len(specs))
+        return await create_instances(db, specs)
+
+    monkeypatch.setattr(instance_verbs, "create_instances", counted)
+    store = DbInstanceStore(db, batch_rows=lambda: 2)
+    burst = [store.create_instance(_launch_row(workflow_id)) for _ in range(5)]
+    ids = [await row_id for row_id in burst]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert transactions == [2, 2, 1]

@@ -94,6 +94,7 @@ class Engine:
         queues: Iterable[QueueDefinition] = (),
         clock: Clock | None = None,
         events: EventBus | None = None,
+        batch_rows: Callable[[], int | None] | None = None,
     ) -> None:
         self.settings = settings
         self.events = events or EventBus()
@@ -107,7 +108,8 @@ class Engine:
         self._shut_down = False
         self._recent: collections.OrderedDict[int, bool] = collections.OrderedDict()
         self._slots = TaskSlots(settings.tid_max)
-        self._persistence = Persistence(store, settings, release=self._result_stored)
+        self._persistence = Persistence(store, settings, release=self._result_stored,
+                                        batch_rows=batch_rows)
         self._timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._end_listeners: list[Callable[[EndedInstance], None]] = []

@@ -57,7 +57,8 @@ class Persistence:
     """
 
     def __init__(self, store: InstanceStore, settings: EngineSettings,
-                 release: Callable[[int], None] | None = None) -> None:
+                 release: Callable[[int], None] | None = None,
+                 batch_rows: Callable[[], int | None] | None = None) -> None:
         self.store = store
         self._release = release
         self._held: dict[int, list[int]] = {}  # instance id → tids of unstored results
@@ -66,7 +67,8 @@ class Persistence:
         self.writer = SavepointWriter(store, retry=settings.savepoint_retry,
                                       retry_times=settings.savepoint_retry_times,
                                       retry_wait=settings.savepoint_retry_wait,
-                                      on_stored=lambda write: self._release_all(write.results))
+                                      on_stored=lambda write: self._release_all(write.results),
+                                      batch_rows=batch_rows)
         self._next_id: int | None = None
         self._lock = asyncio.Lock()
         self._window = settings.savepoint_window

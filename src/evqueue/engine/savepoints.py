@@ -12,7 +12,9 @@ Rules:
   (``InstanceWrite.results``); a write that replaces another takes over its results.
 * One background task writes everything queued so far in one ``write_instances`` call; writes
   submitted meanwhile go into the next batch. Under load, batches grow instead of queuing
-  transactions.
+  transactions. When ``batch_rows()`` gives a number, a batch holds at most that many
+  instances and the loop runs between two batches (the node limits them while a client
+  waits for the reply of a launch of its own, :mod:`evqueue.server.turns`).
 * A failed batch is tried again after ``retry_wait`` seconds, up to ``retry_times`` more times
   (0 = forever) when retrying is enabled. Then its waiters are let go (the engine goes on), but
   its writes are not dropped: they are kept, each until a newer write of its instance
@@ -64,8 +66,10 @@ class SavepointWriter:
         retry_times: int = 2,
         retry_wait: float = 2.0,
         on_stored: Callable[[InstanceWrite], None] | None = None,
+        batch_rows: Callable[[], int | None] | None = None,
     ) -> None:
         self._store = store
+        self._batch_rows = batch_rows
         self._on_stored = on_stored
         self._retry, self._retry_times, self._retry_wait = retry, retry_times, retry_wait
         # instance id → (the write, or what makes it; results it holds; waiters)
@@ -139,6 +143,11 @@ class SavepointWriter:
             await self._wakeup.wait()
             self._wakeup.clear()
             pending, self._pending = self._pending, {}
+            limit = self._batch_rows() if self._batch_rows is not None else None
+            if limit is not None and len(pending) > limit:
+                later = list(pending)[limit:]  # the oldest first; the rest in the next batch
+                self._pending = {key: pending.pop(key) for key in later}
+                self._wakeup.set()
             batch = [(_made(make, results), waiters)
                      for make, results, waiters in pending.values()]
             batch += [(write, []) for instance_id, write in self._deferred.items()
@@ -146,6 +155,8 @@ class SavepointWriter:
             self._deferred.clear()
             if batch:
                 await self._write(batch)
+            if limit is not None and self._pending:
+                await asyncio.sleep(0)  # what waits in the loop goes before the next batch
             if not self._pending:
                 self._idle.set()
 

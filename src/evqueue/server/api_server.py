@@ -78,6 +78,7 @@ from evqueue.server.acceptor import Acceptor
 from evqueue.server.memory import MemoryTrimmer
 from evqueue.server.overlapping import OverlappingCommands
 from evqueue.server.throttled_log import ThrottledLog
+from evqueue.server.turns import Turns
 from evqueue.storage.errors import StorageError
 
 __all__ = [
@@ -260,10 +261,13 @@ class _Connection:
                     return
                 self.busy = True
                 # A launch overlaps the ones around it; alone, it runs like any command.
-                if (overlappable(command) and len(running) < _OVERLAP_MAX
-                        and (running or self.protocol.buffered)):
-                    running.start(dispatcher.dispatch(ctx, session, command))
-                    continue
+                if overlappable(command):
+                    if len(running) < _OVERLAP_MAX and (running or self.protocol.buffered):
+                        self.server.turns.pipelined(self)
+                        running.start(dispatcher.dispatch(ctx, session, command))
+                        continue
+                    if not running:
+                        self.server.turns.launched_alone(self)
                 await answer_running()
                 self.busy = True
                 response = await self._keep_company(dispatcher.dispatch(ctx, session, command))
@@ -271,6 +275,7 @@ class _Connection:
                 self.busy = False
             await answer_running()  # the node stops: launches under way are answered too
         finally:
+            self.server.turns.pipelined(self)  # gone: no one waits in turn here
             await running.settle()
 
     # --- I/O --------------------------------------------------------------------------------
@@ -405,8 +410,10 @@ class ApiServer:
         auth: the login of every connection.
     """
 
-    def __init__(self, ctx: ApiContext, dispatcher: Dispatcher, auth: Authenticator) -> None:
+    def __init__(self, ctx: ApiContext, dispatcher: Dispatcher, auth: Authenticator,
+                 turns: Turns | None = None) -> None:
         self.ctx = ctx
+        self.turns = turns or Turns()
         self.dispatcher = dispatcher
         self.auth = auth
         cfg = ctx.cfg

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from evqueue.engine.actions import TaskCommand
 from evqueue.engine.engine import Engine
@@ -56,10 +56,12 @@ log = logging.getLogger("evqueue.server")
 
 class _InsertBatch:
     """Launch rows inserted together: the rows asked for while a transaction runs (or in
-    the same loop turn) go into the next one, so that pipelined launches share commits."""
+    the same loop turn) go into the next one, so that pipelined launches share commits; at
+    most ``batch_rows()`` rows a transaction when it gives a number (:mod:`.turns`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, batch_rows: Callable[[], int | None] | None = None) -> None:
         self.db = db
+        self._batch_rows = batch_rows  # rows per transaction (None: all that wait)
         self._pending: list[tuple[instance_verbs.InstanceSpec, asyncio.Future[int]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -72,7 +74,11 @@ class _InsertBatch:
 
     async def _run(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending, []
+            limit = self._batch_rows() if self._batch_rows is not None else None
+            if limit is None:
+                batch, self._pending = self._pending, []
+            else:
+                batch, self._pending = self._pending[:limit], self._pending[limit:]
             try:
                 ids = await instance_verbs.create_instances(self.db, [s for s, _ in batch])
             except Exception as exc:  # every launch of the batch gets the error
@@ -83,6 +89,8 @@ class _InsertBatch:
             for (_, future), instance_id in zip(batch, ids, strict=True):
                 if not future.done():
                     future.set_result(instance_id)
+            if limit is not None and self._pending:
+                await asyncio.sleep(0)  # what waits in the loop goes before the next rows
 
 
 class ProcessLauncher:
@@ -207,10 +215,11 @@ class DbInstanceStore:
             tags created, as evQueue does (the engine's bus).
     """
 
-    def __init__(self, db: Database, events: EventBus | None = None) -> None:
+    def __init__(self, db: Database, events: EventBus | None = None,
+                 batch_rows: Callable[[], int | None] | None = None) -> None:
         self.db = db
         self.events = events
-        self._inserts = _InsertBatch(db)
+        self._inserts = _InsertBatch(db, batch_rows)
 
     async def max_instance_id(self) -> int:
         return await instance_verbs.max_instance_id(self.db)

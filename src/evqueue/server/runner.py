@@ -54,6 +54,7 @@ from evqueue.server.engine_ports import (
 from evqueue.server.logs import DbLogHandler
 from evqueue.server.metrics import EngineFigures
 from evqueue.server.metrics import QueueFigures as QueueLoad
+from evqueue.server.turns import Turns
 from evqueue.server.ws_server import WsServer
 from evqueue.services.gc import GC_ACTION, GarbageCollector, GcSettings
 from evqueue.services.notifications import Notifications, NotificationSettings
@@ -91,6 +92,7 @@ class Runner:
         self.notifications: Notifications | None = None
         self.notifier: Notifier | None = None
         self._stop = asyncio.Event()
+        self.turns = Turns()  # the API server's clients that launch one at a time
         self._reload_hooks: list[Callable[[], Awaitable[None]]] = []
         self._retry_hooks: list[Callable[[], None]] = []
 
@@ -149,9 +151,10 @@ class Runner:
         self.workflow_source = DbWorkflowSource(self.db)
         events = EventBus()  # the engine's, also told of the tags its instances create
         engine = Engine(settings=EngineSettings.from_config(self.cfg), launcher=launcher,
-                        store=DbInstanceStore(self.db, events), source=self.workflow_source,
-                        events=events,
-                        queues=await load_queue_definitions(self.db))
+                        store=DbInstanceStore(self.db, events, self.turns.batch_rows),
+                        source=self.workflow_source, events=events,
+                        queues=await load_queue_definitions(self.db),
+                        batch_rows=self.turns.batch_rows)
         self.engine = engine
         stack.push_async_callback(engine.stop)
         resumed = await engine.resume(busy_tids=tids_with_output(
@@ -274,7 +277,7 @@ class Runner:
         ctx = ApiContext(cfg=self.cfg, db=db, modules=tuple(modules),
                          services=Services(git=open_repository(self.cfg)))
         auth = Authenticator(self.cfg, db, secret=secret, modules=modules)
-        return ApiServer(ctx, dispatcher, auth)
+        return ApiServer(ctx, dispatcher, auth, self.turns)
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop,
                          stack: contextlib.AsyncExitStack) -> None:
