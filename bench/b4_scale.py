@@ -91,12 +91,16 @@ def _queued(count: int) -> float:
                                                    queue="held"))
         node.workflow("waiting", one_task_workflow(queue="held"))
         engine = node.process.pid
-        node.wire.call(b"<instance action='launch' name='blocker'/>")
-        while node.running() < 1:
-            time.sleep(0.01)
-        before = _settled_rss(engine)
-        node.wire.pipeline(b"<instance action='launch' name='waiting'/>", count, WINDOW)
-        after = _settled_rss(engine)
+        reply = node.wire.call(b"<instance action='launch' name='blocker'/>")
+        blocker = reply.split(b'workflow-instance-id="', 1)[1].split(b'"', 1)[0]
+        try:
+            while node.running() < 1:
+                time.sleep(0.01)
+            before = _settled_rss(engine)
+            node.wire.pipeline(b"<instance action='launch' name='waiting'/>", count, WINDOW)
+            after = _settled_rss(engine)
+        finally:  # its task would outlive the node (tasks survive their engine)
+            node.wire.call(b"<instance action='kill' id='" + blocker + b"'/>")
         return (after - before) / count
 
 
