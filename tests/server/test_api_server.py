@@ -181,6 +181,9 @@ async def test_a_connection_launching_alone_waits_in_turn_until_it_pipelines_or_
         assert await lone_reader.read() == b""
         await asyncio.sleep(0.01)
         assert server.turns.batch_rows() is None  # gone
+        burst.write(b"<instance action='launch' name='w' mode='synchronous'/>\n")
+        await burst_reader.readline()  # a synchronous launch waits for its one reply too
+        assert server.turns.batch_rows() == TURN_ROWS
         burst.close()
     finally:
         await server.stop()

@@ -109,6 +109,11 @@ _OVERLAP_MAX = 256
 Kind = Literal["tcp", "unix"]
 
 
+def _is_launch(command: Command) -> bool:
+    """An ``instance launch``, asynchronous or synchronous."""
+    return command.group == "instance" and command.action == "launch"
+
+
 class ListenError(Exception):
     """A listener cannot start; the message names the configuration key at fault."""
 
@@ -261,13 +266,13 @@ class _Connection:
                     return
                 self.busy = True
                 # A launch overlaps the ones around it; alone, it runs like any command.
-                if overlappable(command):
-                    if len(running) < _OVERLAP_MAX and (running or self.protocol.buffered):
-                        self.server.turns.pipelined(self)
-                        running.start(dispatcher.dispatch(ctx, session, command))
-                        continue
-                    if not running:
-                        self.server.turns.launched_alone(self)
+                if (overlappable(command) and len(running) < _OVERLAP_MAX
+                        and (running or self.protocol.buffered)):
+                    self.server.turns.pipelined(self)
+                    running.start(dispatcher.dispatch(ctx, session, command))
+                    continue
+                if _is_launch(command) and not running and not self.protocol.buffered:
+                    self.server.turns.launched_alone(self)  # it waits for this one reply
                 await answer_running()
                 self.busy = True
                 response = await self._keep_company(dispatcher.dispatch(ctx, session, command))

@@ -8,11 +8,11 @@ its read and once for its reply.
 
 Rules:
 
-- A connection that launches alone (one launch, then it waits for the reply) *waits in
-  turn*; it stops waiting in turn when it pipelines launches, closes, or has launched nothing
-  for :data:`WINDOW` seconds.
-- While a connection waits in turn, the store adapter writes launch rows and savepoints
-  :data:`TURN_ROWS` per transaction and lets the loop run between two transactions, so the
+- A connection that launches alone (one launch, asynchronous or synchronous, then it waits
+  for the reply) *waits in turn*; it stops waiting in turn when it pipelines launches,
+  closes, or has launched nothing for :data:`WINDOW` seconds.
+- While a connection waits in turn, the batch writers write launch rows and savepoints
+  :data:`TURN_ROWS` per transaction and let the loop run between two transactions, so the
   waiting client's read and reply come between a burst's transactions instead of after all
   of them. Otherwise a batch is one transaction however large: bursts are faster alone.
 """
