@@ -17,6 +17,7 @@ from lxml import etree
 
 from evqueue.engine.events import EventBus, EventType
 from evqueue.protocol import compute_response, password_key
+from evqueue.server.turns import TURN_ROWS
 from evqueue.storage.users import create_user
 from tests.server.ws_support import (
     NODE,
@@ -398,3 +399,15 @@ async def test_connection_end_drops_its_subscriptions(db, client) -> None:
         await until(lambda: server.ctx.stats.current_ws_connections == 0)
         assert server.ctx.stats.ws_subscriptions == 0
         bus.emit(EventType.TAG_CREATED, 0)  # nobody listens any more: nothing breaks
+
+
+async def test_a_websocket_launching_alone_waits_in_turn_until_it_goes(db, client) -> None:
+    async with serve(db, {"core.auth.enable": "no"}) as server:
+        ws = await connect(client, server, authenticate=False)
+        await receive_text(ws)
+        assert server.turns.batch_rows() is None
+        await ws.send_str("<instance action='launch' name='w'/>")
+        await receive_text(ws)  # its one reply, whatever it says
+        assert server.turns.batch_rows() == TURN_ROWS
+        await ws.close()
+        await until(lambda: server.turns.batch_rows() is None)

@@ -78,7 +78,7 @@ from evqueue.server.acceptor import Acceptor
 from evqueue.server.memory import MemoryTrimmer
 from evqueue.server.overlapping import OverlappingCommands
 from evqueue.server.throttled_log import ThrottledLog
-from evqueue.server.turns import Turns
+from evqueue.server.turns import Turns, is_launch
 from evqueue.storage.errors import StorageError
 
 __all__ = [
@@ -107,11 +107,6 @@ _READ_CHUNK = 64 * 1024
 _OVERLAP_MAX = 256
 
 Kind = Literal["tcp", "unix"]
-
-
-def _is_launch(command: Command) -> bool:
-    """An ``instance launch``, asynchronous or synchronous."""
-    return command.group == "instance" and command.action == "launch"
 
 
 class ListenError(Exception):
@@ -271,7 +266,7 @@ class _Connection:
                     self.server.turns.pipelined(self)
                     running.start(dispatcher.dispatch(ctx, session, command))
                     continue
-                if _is_launch(command) and not running and not self.protocol.buffered:
+                if is_launch(command) and not running and not self.protocol.buffered:
                     self.server.turns.launched_alone(self)  # it waits for this one reply
                 await answer_running()
                 self.busy = True

@@ -135,7 +135,7 @@ class Runner:
             stack.push_async_callback(self.api.stop)
             self.ws = WsServer(self.api.ctx, self.api.dispatcher, authenticator=self.api.auth,
                                events=self.engine.events if self.engine else None,
-                               metrics_source=self._engine_figures)
+                               metrics_source=self._engine_figures, turns=self.turns)
             await self.ws.start()
             stack.push_async_callback(self.ws.stop)
             await registry.publish(self.api, self.ws)

@@ -9,8 +9,8 @@ its read and once for its reply.
 Rules:
 
 - A connection that launches alone (one launch, asynchronous or synchronous, then it waits
-  for the reply) *waits in turn*; it stops waiting in turn when it pipelines launches,
-  closes, or has launched nothing for :data:`WINDOW` seconds.
+  for the reply), on the API port or a websocket, *waits in turn*; it stops waiting in turn
+  when it pipelines launches, closes, or has launched nothing for :data:`WINDOW` seconds.
 - While a connection waits in turn, the batch writers write launch rows and savepoints
   :data:`TURN_ROWS` per transaction and let the loop run between two transactions, so the
   waiting client's read and reply come between a burst's transactions instead of after all
@@ -22,12 +22,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-__all__ = ["TURN_ROWS", "WINDOW", "Turns"]
+from evqueue.protocol import Command
+
+__all__ = ["TURN_ROWS", "WINDOW", "Turns", "is_launch"]
 
 #: Rows (launch rows, or instance savepoints) per transaction while a client waits in turn.
 TURN_ROWS = 1
 #: Seconds after its last launch that a connection launching alone still waits in turn.
 WINDOW = 1.0
+
+
+def is_launch(command: Command) -> bool:
+    """An ``instance launch``, asynchronous or synchronous."""
+    return command.group == "instance" and command.action == "launch"
 
 
 class Turns:

@@ -48,6 +48,7 @@ from evqueue.config import Config
 from evqueue.engine.events import Event, EventType
 from evqueue.protocol import ApiError, Command, Response, parse_command, serialize
 from evqueue.server.api_server import AUTH_MAX_SIZE, LOGIN_TIMEOUT_ERROR
+from evqueue.server.turns import Turns, is_launch
 from evqueue.server.ws_events import (
     MAX_SUBSCRIPTIONS,
     EventRouter,
@@ -145,11 +146,14 @@ class WsConnection:
         settings: limits and timeouts.
         workers: bounds the push commands running at once on the node.
         conn_id: a number identifying the connection in logs.
+        turns: the node's :class:`~evqueue.server.turns.Turns` (an ``api`` connection that
+            launches one at a time waits in turn).
     """
 
     def __init__(self, ws: web.WebSocketResponse, request: web.BaseRequest, protocol: str, *,
                  ctx: ApiContext, dispatcher: Dispatcher, authenticator: Authenticator,
-                 settings: WsSettings, workers: asyncio.Semaphore, conn_id: int) -> None:
+                 settings: WsSettings, workers: asyncio.Semaphore, conn_id: int,
+                 turns: Turns | None = None) -> None:
         self.ws = ws
         self.request = request
         self.protocol = protocol
@@ -158,6 +162,7 @@ class WsConnection:
         self.authenticator = authenticator
         self.settings = settings
         self.workers = workers
+        self.turns = turns or Turns()
         self.peer = request.remote or ""
         self.session: Session | None = None
         self.router: EventRouter | None = None  # set once an events connection is ready
@@ -294,10 +299,17 @@ class WsConnection:
                 if cmd.group == "quit":  # evQueue ignores it on a websocket
                     continue
                 self.ctx.stats.ws_queries += 1
+                if is_launch(cmd):  # alone when nothing else waits in the queue
+                    if queue.empty():
+                        self.turns.launched_alone(self)
+                    else:
+                        self.turns.pipelined(self)
                 response = await self.dispatcher.dispatch(self.ctx, self.session, cmd)
                 await self._send(serialize(response, node=self.ctx.node))
         except _Gone:
             pass
+        finally:
+            self.turns.pipelined(self)  # gone: no one waits in turn here
 
     # --- the events protocol ------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ from evqueue.server.acceptor import Acceptor
 from evqueue.server.api_server import AUTH_MAX_SIZE, ListenError
 from evqueue.server.health import node_health
 from evqueue.server.metrics import CONTENT_TYPE, EngineFigures, render_metrics
+from evqueue.server.turns import Turns
 from evqueue.server.ws_connection import (
     CLOSE_GOING_AWAY,
     CLOSE_PROTOCOL_ERROR,
@@ -124,8 +125,10 @@ class WsServer:
                  events: EventSource | None = None,
                  authenticator: Authenticator | None = None,
                  metrics_source: MetricsSource | None = None,
-                 static_dir: Path | str | None = None) -> None:
+                 static_dir: Path | str | None = None,
+                 turns: Turns | None = None) -> None:
         cfg = ctx.cfg
+        self.turns = turns or Turns()
         self.ctx = ctx
         self.dispatcher = dispatcher
         self.events = events if events is not None else ctx.services.events
@@ -287,7 +290,7 @@ class WsServer:
                                    max_msg_size=self.settings.max_message)
         conn = WsConnection(ws, request, "", ctx=self.ctx, dispatcher=self.dispatcher,
                             authenticator=self.authenticator, settings=self.settings,
-                            workers=self.workers, conn_id=next(self._ids))
+                            workers=self.workers, conn_id=next(self._ids), turns=self.turns)
         self._connections.add(conn)  # before the first await: the limit holds under load
         try:
             await ws.prepare(request)
