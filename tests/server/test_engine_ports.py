@@ -57,17 +57,23 @@ def _launch_row(workflow_id: int) -> NewInstanceRow:
                           parameters=None)
 
 
-async def test_a_burst_shares_a_transaction_and_a_launch_alone_does_not_wait_for_it(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    workflow_id = await create_workflow(db, "w", "<workflow/>")
-    transactions: list[int] = []
+@pytest.fixture
+def transactions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of launch rows of each insert transaction, in order."""
+    sizes: list[int] = []
     create_instances = instance_verbs.create_instances
 
     async def counted(db: Database, specs: list[instance_verbs.InstanceSpec]) -> list[int]:
-        transactions.append(len(specs))
+        sizes.append(len(specs))
         return await create_instances(db, specs)
 
     monkeypatch.setattr(instance_verbs, "create_instances", counted)
+    return sizes
+
+
+async def test_a_burst_shares_a_transaction_and_a_launch_alone_does_not_wait_for_it(
+        db: Database, transactions: list[int]) -> None:
+    workflow_id = await create_workflow(db, "w", "<workflow/>")
     store = DbInstanceStore(db)
     burst = [store.create_instance(_launch_row(workflow_id)) for _ in range(3)]
     alone = await store.create_instance(_launch_row(workflow_id), alone=True)
@@ -80,16 +86,8 @@ async def test_a_burst_shares_a_transaction_and_a_launch_alone_does_not_wait_for
 
 
 async def test_with_a_batch_limit_a_burst_goes_in_small_transactions_in_order(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+        db: Database, transactions: list[int]) -> None:
     workflow_id = await create_workflow(db, "w", "<workflow/>")
-    transactions: list[int] = []
-    create_instances = instance_verbs.create_instances
-
-    async def counted(db: Database, specs: list[instance_verbs.InstanceSpec]) -> list[int]:
-        transactions.append(len(specs))
-        return await create_instances(db, specs)
-
-    monkeypatch.setattr(instance_verbs, "create_instances", counted)
     store = DbInstanceStore(db, batch_rows=lambda: 2)
     burst = [store.create_instance(_launch_row(workflow_id)) for _ in range(5)]
     ids = [await row_id for row_id in burst]
