@@ -26,6 +26,7 @@ from evqueue.engine.actions import (
 )
 from evqueue.errors import InvalidWorkflowParameters, UnknownObjectName
 from tests.engine.drive import HOLD, Driver, Outcome, make_instance
+from tests.engine.fakes import START
 from tests.engine.workflows import BACKUP, SHORT, simple
 
 TABLES = '<tables><table name="orders" rows="10"/><table name="tmp" rows="0"/></tables>'
@@ -466,10 +467,20 @@ class TestPacking:
         assert packed.instance.summary().attrib == twin.instance.summary().attrib
         assert packed.instance.start_time == twin.instance.start_time
         assert packed.instance.executing_tasks() == []
+        assert packed.instance.packed  # reading it did not bring its tree back
         packed.run(), twin.run()
         assert not packed.instance.packed and not twin.instance.packed
         assert packed.ended == twin.ended == InstanceEnded(1, 0)
         assert packed.instance.to_xml() == never_packed()
+
+    def test_a_wide_packed_instance_is_read_without_parsing_it_whole(self):
+        wide = simple(*['<task name="t" path="/bin/t" queue="default"/>'] * 300)
+        packed, twin = Driver(make_instance(wide)).start(), Driver(make_instance(wide)).start()
+        assert len(packed.instance.to_xml()) > 20_000 and packed.instance.packed
+        assert packed.instance.attributes() == twin.instance.attributes()
+        assert packed.instance.summary().attrib == twin.instance.summary().attrib
+        assert (packed.instance.name, packed.instance.start_time) == ("wf", START)
+        assert packed.instance.end_time is None and packed.instance.packed
 
     def test_it_is_not_packed_while_a_task_runs_or_is_about_to_start(self):
         d = Driver(make_instance(self.TWO), script=lambda command: HOLD).start()

@@ -195,7 +195,7 @@ class Instance:
     @property
     def name(self) -> str:
         """The workflow name."""
-        return self._st.view().get("name", "")
+        return self._st.root_attributes().get("name", "")
 
     @property
     def status(self) -> Status:
@@ -207,12 +207,12 @@ class Instance:
     @property
     def start_time(self) -> datetime.datetime | None:
         """When :meth:`start` (or :meth:`debug_resume`) ran; None before."""
-        return _parse_time(self._st.view().get("start_time"), None)
+        return _parse_time(self._st.root_attributes().get("start_time"), None)
 
     @property
     def end_time(self) -> datetime.datetime | None:
         """When the instance was TERMINATED; None while it runs."""
-        return _parse_time(self._st.view().get("end_time"), None)
+        return _parse_time(self._st.root_attributes().get("end_time"), None)
 
     @property
     def errors(self) -> int:
@@ -242,9 +242,13 @@ class Instance:
             st.pack(xml)
         return xml
 
+    def attributes(self) -> dict[str, str]:
+        """The attributes of the ``<workflow>`` element (a copy)."""
+        return self._st.root_attributes()
+
     def summary(self) -> etree._Element:
         """A copy of the root element without children (``status type=workflows``)."""
-        return etree.Element("workflow", attrib=dict(self._st.view().attrib))
+        return etree.Element("workflow", attrib=self._st.root_attributes())
 
     def executing_tasks(self) -> list[tuple[str, int, int]]:
         """(evqid, tid, pid) of every EXECUTING task."""

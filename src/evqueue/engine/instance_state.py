@@ -28,6 +28,10 @@ from evqueue.model.xpath import XPathError
 
 __all__ = ["EvaluationFailed", "InstanceSettings", "InstanceState", "QueueResolver"]
 
+#: A packed text up to this size is parsed whole to read its root's attributes (quicker than
+#: a pull parser); a larger one is fed to a pull parser in chunks of this size.
+_SMALL_XML = 4096
+
 
 class QueueResolver(Protocol):
     """Read-only view of the queue pool used when a task is enqueued."""
@@ -104,6 +108,13 @@ class InstanceState:
         self._packed = (xml, self._tree.last_evqid)
         self._tree = None
 
+    def root_attributes(self) -> dict[str, str]:
+        """The attributes of ``<workflow>``; of a packed tree, read from the start of its text
+        (the tree stays packed, and a large one is not parsed whole)."""
+        if self._packed is not None:
+            return _root_attributes(self._packed[0])
+        return dict(self.tree.root.attrib)
+
     def view(self) -> etree._Element:
         """The ``<workflow>`` element to read: the live one, or, packed, a copy parsed from
         the text (the tree stays packed)."""
@@ -170,3 +181,14 @@ class InstanceState:
             detail = str(exc)
         self.abort(node, f"{what} : {detail}")
         raise EvaluationFailed(node.get("error"))
+
+
+def _root_attributes(xml: str) -> dict[str, str]:
+    if len(xml) <= _SMALL_XML:
+        return dict(parse_xml(xml).attrib)
+    parser = etree.XMLPullParser(events=("start",), resolve_entities=False, no_network=True)
+    for start in range(0, len(xml), _SMALL_XML):
+        parser.feed(xml[start:start + _SMALL_XML])
+        for _, element in parser.read_events():
+            return dict(element.attrib)
+    raise ValueError("an instance text without a root element")

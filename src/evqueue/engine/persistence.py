@@ -228,7 +228,7 @@ class Persistence:
 
     def write(self, instance: Instance, *, terminal: bool) -> InstanceWrite:
         """The savepoint record of *instance* (with filters and tags when it terminated)."""
-        root = instance.root
+        root = instance.attributes()
         full = terminal and self.level >= 2
         return InstanceWrite(
             instance_id=instance.id, workflow_id=instance.workflow_id,
