@@ -308,5 +308,5 @@ def _alive(pid: int) -> bool:
 def _state(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/status").read_text().lower()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone, even while being read: dead
         return "zombie"
