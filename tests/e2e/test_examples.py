@@ -28,6 +28,7 @@ import sysv_ipc
 from evqueue.client.sync import Client
 from evqueue.config import load_config
 from evqueue.process.ipc import open_queue, parse_qid, remove_queue
+from tests.e2e.enginekit import pid_alive
 from tests.e2e.nodes import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -247,19 +248,10 @@ def demo_tree(tree: Path) -> Iterator[tuple[Path, dict[str, str]]]:
     remove_queue(parse_qid(MINI_QID))
     yield tree, env
     pidfile = tree / "var" / "evqueue.pid"
-    if pidfile.exists() and _alive(int(pidfile.read_text())):
+    if pidfile.exists() and pid_alive(int(pidfile.read_text())):
         os.kill(int(pidfile.read_text()), signal.SIGTERM)
-        wait_for(lambda: not _alive(int(pidfile.read_text())) if pidfile.exists() else True, 30)
+        wait_for(lambda: not pid_alive(int(pidfile.read_text())) if pidfile.exists() else True, 30)
     remove_queue(parse_qid(MINI_QID))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}").exists() and "\nState:\tZ" not in Path(
-        f"/proc/{pid}/status").read_text()
 
 
 def _queue_exists() -> bool:
@@ -288,7 +280,7 @@ def test_demo_runs_the_hello_workflow_and_leaves_the_node_serving_in_the_backgro
     assert "Running the demo workflow 'hello':" in out
     assert f"Hello {subprocess.getoutput('id -un')} from" in out
     # The script has returned; the node goes on serving.
-    assert _alive(pid) and _ping(tree) == "OK"
+    assert pid_alive(pid) and _ping(tree) == "OK"
     conf = load_config(tree / "examples" / "evqueue-mini.conf")
     assert f"tcp://127.0.0.1:{conf['network.bind.port']}" in out
     assert f"http://127.0.0.1:{conf['ws.bind.port']}/" in out
@@ -305,7 +297,7 @@ def test_demo_runs_the_hello_workflow_and_leaves_the_node_serving_in_the_backgro
 
     # The README's stop command; the node's queue stays until --ipcq-remove.
     subprocess.run("kill $(cat var/evqueue.pid)", shell=True, cwd=tree, check=True)
-    assert wait_for(lambda: not _alive(pid), 30)
+    assert wait_for(lambda: not pid_alive(pid), 30)
     assert not (tree / "var" / "evqueue.pid").exists()
     assert _queue_exists()
     removed = subprocess.run(
@@ -342,5 +334,5 @@ def test_demo_in_the_foreground_runs_the_workflow_and_stops_on_ctrl_c(demo_tree)
             os.killpg(demo.pid, signal.SIGTERM)
             demo.wait(30)
         reader.join(30)
-    assert not _alive(pid)
+    assert not pid_alive(pid)
     assert not (tree / "var" / "evqueue.pid").exists()

@@ -101,7 +101,7 @@ async def _dies(pid: int, timeout: float = 5.0) -> bool:
     for _ in range(int(timeout / 0.01)):
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # gone, even while being read
             return True
         if state == "Z":
             return True

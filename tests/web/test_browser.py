@@ -11,7 +11,6 @@ The tests share one browser page and one cluster, and run in file order.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.enginekit import pid_alive
 from tests.e2e.nodes import wait_for
 from tests.web.browserkit import (
     TIMEOUT_MS,
@@ -172,7 +172,7 @@ def test_a_long_task_killed_from_the_ui_is_gone(page: Page, wire: WireWatch,
     shot(page, "09-kill-confirm")
     confirm.get_by_test_id("confirm-ok").click()
 
-    assert wait_for(lambda: not _alive(pid), timeout=TIMEOUT_MS / 1000), "the task still runs"
+    assert wait_for(lambda: not pid_alive(pid), timeout=TIMEOUT_MS / 1000), "the task still runs"
     expect(details.get_by_test_id("task-row")).to_have_attribute("data-status", "TERMINATED")
     expect(details).to_contain_text("terminated with 1 error")
     assert_clean(wire, allowed=tail_after_end)
@@ -297,16 +297,3 @@ def _read_pid(path: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/status").read_text().lower()
-    except (FileNotFoundError, ProcessLookupError):  # gone, even while being read: dead
-        return "zombie"
