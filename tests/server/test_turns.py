@@ -22,7 +22,10 @@ def test_a_lone_launch_limits_the_batches_until_its_connection_pipelines():
     assert turns.batch_rows() is None
     turns.launched_alone(lone)
     assert turns.batch_rows() == TURN_ROWS
-    turns.pipelined(lone)  # it pipelines now (or it closed)
+    turns.pipelined(lone)  # it pipelines now
+    assert turns.batch_rows() is None
+    turns.launched_alone(lone)
+    turns.gone(lone)
     assert turns.batch_rows() is None
 
 

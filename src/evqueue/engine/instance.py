@@ -195,7 +195,7 @@ class Instance:
     @property
     def name(self) -> str:
         """The workflow name."""
-        return self._st.root_attributes().get("name", "")
+        return self._attribute("name") or ""
 
     @property
     def status(self) -> Status:
@@ -207,12 +207,12 @@ class Instance:
     @property
     def start_time(self) -> datetime.datetime | None:
         """When :meth:`start` (or :meth:`debug_resume`) ran; None before."""
-        return _parse_time(self._st.root_attributes().get("start_time"), None)
+        return _parse_time(self._attribute("start_time"), None)
 
     @property
     def end_time(self) -> datetime.datetime | None:
         """When the instance was TERMINATED; None while it runs."""
-        return _parse_time(self._st.root_attributes().get("end_time"), None)
+        return _parse_time(self._attribute("end_time"), None)
 
     @property
     def errors(self) -> int:
@@ -428,6 +428,11 @@ class Instance:
         return tags
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _attribute(self, name: str) -> str | None:
+        """One attribute of ``<workflow>``, read without unpacking a packed instance."""
+        st = self._st
+        return st.root_attributes().get(name) if st.packed else st.root.get(name)
 
     def _waits_only(self) -> bool:
         """Every task of this running instance waits in a queue, none about to start, and no

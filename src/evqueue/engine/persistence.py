@@ -228,13 +228,13 @@ class Persistence:
 
     def write(self, instance: Instance, *, terminal: bool) -> InstanceWrite:
         """The savepoint record of *instance* (with filters and tags when it terminated)."""
-        root = instance.attributes()
+        attributes = instance.attributes()
         full = terminal and self.level >= 2
         return InstanceWrite(
             instance_id=instance.id, workflow_id=instance.workflow_id,
             schedule_id=instance.schedule_id, node_name=self._settings.node_name,
-            host=root.get("host"), comment=root.get("comment"),
-            status=root.get("status", ""), start_time=instance.start_time,
+            host=attributes.get("host"), comment=attributes.get("comment"),
+            status=attributes.get("status", ""), start_time=instance.start_time,
             end_time=instance.end_time, errors=instance.errors, savepoint=instance.to_xml(),
             insert=self.level < 2,
             custom_filters=tuple(instance.custom_attributes()) if full else None,

@@ -275,7 +275,7 @@ class _Connection:
                 self.busy = False
             await answer_running()  # the node stops: launches under way are answered too
         finally:
-            self.server.turns.pipelined(self)  # gone: no one waits in turn here
+            self.server.turns.gone(self)
             await running.settle()
 
     # --- I/O --------------------------------------------------------------------------------

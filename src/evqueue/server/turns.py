@@ -49,7 +49,11 @@ class Turns:
         self._waiting[connection] = self._clock()
 
     def pipelined(self, connection: object) -> None:
-        """``connection`` pipelines launches (or closed): it no longer waits in turn."""
+        """``connection`` pipelines launches: it no longer waits in turn."""
+        self._waiting.pop(connection, None)
+
+    def gone(self, connection: object) -> None:
+        """``connection`` closed."""
         self._waiting.pop(connection, None)
 
     def batch_rows(self) -> int | None:

@@ -309,7 +309,7 @@ class WsConnection:
         except _Gone:
             pass
         finally:
-            self.turns.pipelined(self)  # gone: no one waits in turn here
+            self.turns.gone(self)
 
     # --- the events protocol ------------------------------------------------------------------
 
