@@ -9,6 +9,9 @@ Rules:
 - API: an asyncio echo server on a unix socket or TCP, in its own interpreter, answering each
   newline-terminated message — what a Python server of this shape costs at the least.
 - A new Python interpreter: ``python -c pass``.
+- A task's own CPU: the user + system time the kernel charges to a spawned program itself
+  (``wait4``'s resource usage), from its exec to its exit: what B1 takes out of the forker's
+  tree to give the CPU of the forker and the monitors alone.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = [
     "interpreter_floor",
     "process_layer_round_trip",
     "spawn_floor",
+    "task_cpu_floor",
 ]
 
 _DEVNULL_FDS: list[int] = []
@@ -61,6 +65,20 @@ def spawn_floor(count: int, width: int = 1, path: str = "/bin/true") -> float:
         os.waitpid(-1, 0)
         running -= 1
     return count / (time.perf_counter() - start)
+
+
+def task_cpu_floor(count: int, path: str = "/bin/true") -> float:
+    """Milliseconds of CPU a spawned ``path`` costs itself (its exec, its run, its exit), by
+    ``wait4``; the lowest of ten rounds of ``count // 10`` children (other work on the machine
+    only adds to it)."""
+    rounds = []
+    for _ in range(10):
+        total = 0.0
+        for _ in range(max(1, count // 10)):
+            _, _, usage = os.wait4(_spawn(path, [path]), 0)
+            total += usage.ru_utime + usage.ru_stime
+        rounds.append(total * 1000 / max(1, count // 10))
+    return min(rounds)
 
 
 def dag_floor(path: str, fan: int, width: int) -> float:

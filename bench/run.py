@@ -36,7 +36,7 @@ import b9_footprint
 import peers
 from common import Figure, print_table
 from evqueue_peer import Peer, add_peer_arguments, peer_from_arguments
-from floors import commit_floor, interpreter_floor, spawn_floor
+from floors import commit_floor, interpreter_floor, spawn_floor, task_cpu_floor
 
 __all__ = ["BENCHES", "Options", "machine", "main"]
 
@@ -91,6 +91,8 @@ def floors(tiny: bool = False) -> list[Figure]:
                [spawn_floor(1000 // scale, 16) for _ in range(3)]),
         Figure("floor", "new Python interpreter", "s", [interpreter_floor(2 if tiny else 5)],
                higher_is_better=False),
+        Figure("floor", "a task's own CPU, /bin/true (wait4)", "ms",
+               [task_cpu_floor(300 // scale) for _ in range(2)], higher_is_better=False),
     ]
     for backend in ("sqlite",) if tiny else ("sqlite", "postgresql", "mariadb"):
         reason = backend_available(backend)
