@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from evqueue.storage.database import Database
+from evqueue.storage.driver_statements import DriverStatement
 from evqueue.storage.errors import DatabaseUnavailable, StorageError
 from evqueue.storage.logs import add_log
 from evqueue.storage.schema import create_schema
@@ -222,3 +224,60 @@ async def test_exclusive_sections_do_not_overlap(db: Database) -> None:
         await other.close()
     assert entries == 10
     assert overlaps == 0
+
+
+async def _labels(db: Database) -> list[str]:
+    return sorted(row[0] for row in await db.fetch_all(select(t_tag.c.tag_label)))
+
+
+async def test_driver_statements_and_sqlalchemy_share_one_transaction(db: Database) -> None:
+    """A write that runs statements on the driver and through SQLAlchemy commits them
+    together, and a failure after both leaves neither."""
+    on_driver = DriverStatement(insert(t_tag))
+
+    async def both(conn: AsyncConnection) -> None:
+        await on_driver.execute(conn, {"tag_label": "driver"})
+        await conn.execute(insert(t_tag).values(tag_label="sqlalchemy"))
+
+    async def both_then_fail(conn: AsyncConnection) -> None:
+        await on_driver.execute(conn, {"tag_label": "lost on the driver"})
+        await conn.execute(insert(t_tag).values(tag_label="lost through sqlalchemy"))
+        raise ValueError("caller's own error")
+
+    await db.write(both)
+    with pytest.raises(ValueError):
+        await db.write(both_then_fail)
+    assert await _labels(db) == ["driver", "sqlalchemy"]
+
+
+async def test_a_write_on_the_driver_alone_is_committed_or_rolled_back(db: Database) -> None:
+    on_driver = DriverStatement(insert(t_tag))
+
+    async def kept(conn: AsyncConnection, labels: tuple[str, ...] = ("a", "b")) -> None:
+        await on_driver.executemany(conn, [{"tag_label": label} for label in labels])
+
+    async def lost(conn: AsyncConnection) -> None:
+        await on_driver.execute(conn, {"tag_label": "c"})
+        raise ValueError("caller's own error")
+
+    await db.write(kept)
+    with pytest.raises(ValueError):
+        await db.write(lost)
+    await db.write(lambda conn: kept(conn, ("d",)))  # the writer works after a failure
+    other = await Database.open(db.url)  # what another connection sees: committed rows only
+    try:
+        assert await _labels(other) == ["a", "b", "d"]
+    finally:
+        await other.close()
+
+
+async def test_a_nested_savepoint_inside_a_write(db: Database) -> None:
+    async def work(conn: AsyncConnection) -> None:
+        await conn.execute(insert(t_tag).values(tag_label="outer"))
+        with contextlib.suppress(ValueError):
+            async with conn.begin_nested():
+                await conn.execute(insert(t_tag).values(tag_label="inner"))
+                raise ValueError("undo the inner part only")
+
+    await db.write(work)
+    assert await _labels(db) == ["outer"]

@@ -38,6 +38,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -86,9 +87,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:
+        inline = conn.connection.driver_connection
+        if inline._conn.in_transaction:
+            return  # a writer's transaction, begun on the driver (Database._sqlite_write)
         write = conn.get_execution_options().get(_WRITE_OPTION, False)
         # On the driver itself: exec_driver_sql would run a whole statement execution.
-        await_(sqlite_begin(conn.connection.driver_connection, write))
+        await_(sqlite_begin(inline, write))
 
 
 def _create_engine(url: URL, echo: bool) -> AsyncEngine:
@@ -231,14 +235,49 @@ class Database:
                 if conn is None or conn.closed or conn.invalidated:
                     conn = await self._open_writer()
                 try:
-                    async with conn.begin():
-                        return await work(conn)
+                    return await self._sqlite_write(conn, work)
                 except BaseException:
                     # The connection may be in any state now: the next writer opens another.
                     await self._drop_writer()
                     raise
         async with self._connect() as conn, conn.begin():
             return await work(conn)
+
+    @staticmethod
+    async def _sqlite_write(conn: AsyncConnection, work: Work[T]) -> T:
+        """One transaction of the SQLite writer, begun and committed on the driver.
+
+        Through SQLAlchemy, ``begin`` and ``commit`` each run in a greenlet of their own, and
+        a greenlet maps and unmaps a stack for Python's frames when it starts and ends (an
+        ``munmap`` makes the kernel flush the other CPUs' address caches): a seventh of the
+        engine's time for a launch alone. The storage verbs on the hot paths run their
+        statements on the driver too (:mod:`evqueue.storage.driver_statements`); a verb that
+        uses ``conn.execute`` makes SQLAlchemy join this transaction (its ``begin`` event
+        sees it open), and SQLAlchemy commits it then.
+        """
+        inline = conn.sync_connection.connection.driver_connection
+        driver: sqlite3.Connection = inline._conn
+        try:
+            await sqlite_begin(inline, True)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
+        try:
+            result = await work(conn)
+        except BaseException:
+            if conn.in_transaction():
+                await conn.rollback()
+            elif driver.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    driver.rollback()
+            raise
+        if conn.in_transaction():
+            await conn.commit()
+        else:
+            try:
+                await inline._execute(driver.commit)
+            except sqlite3.Error as exc:
+                raise DBAPIError.instance("COMMIT", (), exc, sqlite3.Error) from exc
+        return result
 
     async def _open_writer(self) -> AsyncConnection:
         conn = self._engine.connect()
