@@ -317,6 +317,32 @@ class TestControl:
         task = xml_of(store, instance_id).find(".//task")
         assert task.get("status") == "TERMINATED" and task.findtext("output") == "fast"
 
+    async def test_progress_before_the_start_is_recorded_is_kept(self):
+        """A task that writes its progress at once may be heard of before the forker's reply:
+        the progress is shown once the task runs, not lost."""
+        engine, launcher, store, _ = make_engine({"one": ONE})
+        progress: list = []
+        engine.events.subscribe(progress.append, types=["TASK_PROGRESS"])
+        started = asyncio.Event()
+
+        class Racing:
+            async def spawn(self, tid, command):
+                engine.task_progress(tid, 40)  # progress seen first
+                await asyncio.sleep(0)
+                started.set()
+                return 77
+
+            def kill(self, tid, pid):
+                pass
+
+        engine._launcher = Racing()
+        instance_id = await engine.launch("one")
+        await started.wait()
+        await asyncio.sleep(0)
+        task = etree.fromstring(engine.query(instance_id)).find(".//task")
+        assert task.get("status") == "EXECUTING" and task.get("progression") == "40"
+        assert len(progress) == 1
+
     async def test_large_output_goes_to_the_datastore(self):
         engine, launcher, store, _ = make_engine(
             {"one": ONE}, script=lambda c: Outcome(0, "x" * 50, "short"), dom_maxsize=20)

@@ -419,8 +419,14 @@ class Engine:
         """A running task reported progress (``%NN`` on its log channel)."""
         slot = self._slots.get(tid)
         instance = self._instances.get(slot.instance_id) if slot else None
-        if slot is not None and instance is not None and slot.pid:
-            self._step(instance, instance.task_progress, slot.evqid, percent, save=False)
+        if slot is None or instance is None:
+            return
+        if slot.pid == 0:
+            # The task reported before the forker's reply was read (a task may write its
+            # progress at once, and the two arrive by different ways): kept for its start.
+            slot.early_progress = percent
+            return
+        self._step(instance, instance.task_progress, slot.evqid, percent, save=False)
 
     def _dispatch(self) -> None:
         """Start queued tasks while their queues allow it."""
@@ -458,6 +464,8 @@ class Engine:
         # already waiting in early_exit; the slot must not look "still starting" any more.
         slot.pid = pid or -1
         self._step(instance, instance.task_running, queued.evqid, tid, pid, self._clock.now())
+        if slot.early_progress is not None and slot.early_exit is None:
+            self.task_progress(tid, slot.early_progress)
         if slot.early_exit is not None:
             await self.task_exited(tid, *slot.early_exit)
 

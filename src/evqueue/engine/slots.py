@@ -24,6 +24,7 @@ class Slot:
     queue: str
     pid: int = 0
     early_exit: tuple | None = field(default=None, repr=False)  # exit seen before the start
+    early_progress: int | None = None  # progress reported before the start was recorded
     resumed: bool = False  # re-attached after an engine restart
 
 
