@@ -281,3 +281,40 @@ async def test_a_nested_savepoint_inside_a_write(db: Database) -> None:
 
     await db.write(work)
     assert await _labels(db) == ["outer"]
+
+
+async def test_a_kept_read_connection_sees_what_others_committed_since(db: Database) -> None:
+    assert await _labels(db) == []
+    other = await Database.open(db.url)
+    try:
+        await other.execute(insert(t_tag).values(tag_label="from another engine"))
+    finally:
+        await other.close()
+    assert await _labels(db) == ["from another engine"]
+
+
+async def test_reads_inside_reads_and_reads_at_once(db: Database) -> None:
+    await db.execute(insert(t_tag).values(tag_label="x"))
+
+    async def outer(conn: AsyncConnection) -> list[str]:
+        first = list((await conn.execute(select(t_tag.c.tag_label))).scalars())
+        return first + await _labels(db)  # a read started inside another
+
+    async def slow(conn: AsyncConnection) -> int:
+        rows = list((await conn.execute(select(t_tag.c.tag_label))).scalars())
+        await asyncio.sleep(0.01)  # the others start meanwhile
+        return len(rows)
+
+    assert await db.read(outer) == ["x", "x"]
+    assert await asyncio.gather(*(db.read(slow) for _ in range(12))) == [1] * 12
+
+
+async def test_a_failed_read_does_not_spoil_the_next(db: Database) -> None:
+    async def broken(conn: AsyncConnection) -> None:
+        await conn.execute(select(t_tag.c.tag_label))
+        raise ValueError("caller's own error")
+
+    for _ in range(3):
+        with pytest.raises(ValueError):
+            await db.read(broken)
+        assert await _labels(db) == []

@@ -15,7 +15,9 @@ Rules:
   Writers of one process queue on an ``asyncio.Lock`` rather than spin in SQLite's busy
   handler, and share one connection kept open between their transactions (a pool checkout,
   a connection object and its options cost more than a small transaction's statements); it
-  is dropped after any failure and opened again by the next writer.
+  is dropped after any failure and opened again by the next writer. Readers keep a few idle
+  connections the same way, without a lock (overlapping reads open more). Transactions are
+  begun and committed on the driver, not through SQLAlchemy (:meth:`_sqlite_transaction`).
   ``synchronous=NORMAL``: a commit survives a crash of the process, and the file stays
   consistent after a power loss (the last commits may be lost then).
 * A database server across the network is waited for a bounded time: connecting gives up
@@ -71,6 +73,9 @@ DEFAULT_ADMIN_PASSWORD_SHA1 = hashlib.sha1(b"admin").hexdigest()
 EXCLUSIVE_TIMEOUT_S = 30
 _LOCK_POLL_S = 0.02
 _WRITE_OPTION = "evq_write"
+#: SQLite read connections kept open between read transactions (more are opened when reads
+#: overlap, and closed after them). Few: they stay checked out of the engine's pool.
+_IDLE_READERS = 2
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -89,7 +94,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def on_begin(conn: Any) -> None:
         inline = conn.connection.driver_connection
         if inline._conn.in_transaction:
-            return  # a writer's transaction, begun on the driver (Database._sqlite_write)
+            return  # begun on the driver already (Database._sqlite_transaction)
         write = conn.get_execution_options().get(_WRITE_OPTION, False)
         # On the driver itself: exec_driver_sql would run a whole statement execution.
         await_(sqlite_begin(inline, write))
@@ -143,6 +148,7 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._memory_lock = asyncio.Lock()
         self._writer: AsyncConnection | None = None  # SQLite: kept between write transactions
+        self._readers: list[AsyncConnection] = []  # SQLite: idle read connections, kept
 
     @classmethod
     async def open(cls, url: str | URL, *, echo: bool = False) -> Database:
@@ -185,6 +191,9 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self._drop_writer()
+        readers, self._readers = self._readers, []
+        for conn in readers:
+            await self._close_quietly(conn)
         await self._engine.dispose()
 
     # --- transactions --------------------------------------------------------------------
@@ -235,17 +244,48 @@ class Database:
                 if conn is None or conn.closed or conn.invalidated:
                     conn = await self._open_writer()
                 try:
-                    return await self._sqlite_write(conn, work)
+                    return await self._sqlite_transaction(conn, work, immediate=True)
                 except BaseException:
                     # The connection may be in any state now: the next writer opens another.
                     await self._drop_writer()
                     raise
+        if self._sqlite:
+            return await self._sqlite_read(work)
         async with self._connect() as conn, conn.begin():
             return await work(conn)
 
+    async def _sqlite_read(self, work: Work[T]) -> T:
+        """A read transaction on an idle read connection, or on a new one when none is idle
+        (a read started inside another gets its own); kept for the next read afterwards,
+        up to :data:`_IDLE_READERS`, unless the transaction failed."""
+        if self._readers:
+            conn = self._readers.pop()
+        else:
+            conn = self._engine.connect()
+            try:
+                await conn.start()
+            except OSError as exc:
+                raise _ConnectError(str(exc) or "no connection") from exc
+        try:
+            result = await self._sqlite_transaction(conn, work, immediate=False)
+        except BaseException:
+            await self._close_quietly(conn)  # in any state now: not used again
+            raise
+        if len(self._readers) < _IDLE_READERS and not conn.closed and not conn.invalidated:
+            self._readers.append(conn)
+        else:
+            await self._close_quietly(conn)
+        return result
+
     @staticmethod
-    async def _sqlite_write(conn: AsyncConnection, work: Work[T]) -> T:
-        """One transaction of the SQLite writer, begun and committed on the driver.
+    async def _close_quietly(conn: AsyncConnection) -> None:
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            await conn.close()
+
+    @staticmethod
+    async def _sqlite_transaction(conn: AsyncConnection, work: Work[T], *,
+                                  immediate: bool) -> T:
+        """One SQLite transaction, begun and committed on the driver.
 
         Through SQLAlchemy, ``begin`` and ``commit`` each run in a greenlet of their own, and
         a greenlet maps and unmaps a stack for Python's frames when it starts and ends (an
@@ -258,9 +298,9 @@ class Database:
         inline = conn.sync_connection.connection.driver_connection
         driver: sqlite3.Connection = inline._conn
         try:
-            await sqlite_begin(inline, True)
+            await sqlite_begin(inline, immediate)
         except sqlite3.Error as exc:
-            raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
+            raise DBAPIError.instance("BEGIN", (), exc, sqlite3.Error) from exc
         try:
             result = await work(conn)
         except BaseException:
