@@ -41,6 +41,7 @@ import hashlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -73,9 +74,11 @@ DEFAULT_ADMIN_PASSWORD_SHA1 = hashlib.sha1(b"admin").hexdigest()
 EXCLUSIVE_TIMEOUT_S = 30
 _LOCK_POLL_S = 0.02
 _WRITE_OPTION = "evq_write"
-#: SQLite read connections kept open between read transactions (more are opened when reads
-#: overlap, and closed after them). Few: they stay checked out of the engine's pool.
-_IDLE_READERS = 2
+#: Connections kept open between transactions (more are opened when transactions overlap,
+#: and closed after them). Few: they stay checked out of the engine's pool.
+_IDLE_CONNECTIONS = 2
+#: A connection idle for longer is closed, not used again.
+_IDLE_SECONDS = 60.0
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -148,7 +151,9 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._memory_lock = asyncio.Lock()
         self._writer: AsyncConnection | None = None  # SQLite: kept between write transactions
-        self._readers: list[AsyncConnection] = []  # SQLite: idle read connections, kept
+        # Connections kept between transactions (the SQLite writer's excepted), with the
+        # time each became idle.
+        self._idle: list[tuple[AsyncConnection, float]] = []
 
     @classmethod
     async def open(cls, url: str | URL, *, echo: bool = False) -> Database:
@@ -191,8 +196,8 @@ class Database:
     async def close(self) -> None:
         """Close every pooled connection."""
         await self._drop_writer()
-        readers, self._readers = self._readers, []
-        for conn in readers:
+        idle, self._idle = self._idle, []
+        for conn, _ in idle:
             await self._close_quietly(conn)
         await self._engine.dispose()
 
@@ -223,20 +228,6 @@ class Database:
             except SQLAlchemyError as exc:
                 raise translate(exc) from exc
 
-    @contextlib.asynccontextmanager
-    async def _connect(self) -> AsyncIterator[AsyncConnection]:
-        conn = self._engine.connect()
-        try:
-            await conn.start()
-        except OSError as exc:  # asyncpg reports a refused connection as a bare OSError
-            # a connect timeout (TimeoutError, an OSError) comes without a message
-            raise _ConnectError(str(exc) or f"no connection within {CONNECT_TIMEOUT:g} s") \
-                from exc
-        try:
-            yield conn
-        finally:
-            await conn.close()
-
     async def _once(self, work: Work[T], write: bool) -> T:
         if self._sqlite and (write or self._memory):
             async with self._write_lock:
@@ -249,33 +240,51 @@ class Database:
                     # The connection may be in any state now: the next writer opens another.
                     await self._drop_writer()
                     raise
-        if self._sqlite:
-            return await self._sqlite_read(work)
-        async with self._connect() as conn, conn.begin():
-            return await work(conn)
-
-    async def _sqlite_read(self, work: Work[T]) -> T:
-        """A read transaction on an idle read connection, or on a new one when none is idle
-        (a read started inside another gets its own); kept for the next read afterwards,
-        up to :data:`_IDLE_READERS`, unless the transaction failed."""
-        if self._readers:
-            conn = self._readers.pop()
-        else:
-            conn = self._engine.connect()
-            try:
-                await conn.start()
-            except OSError as exc:
-                raise _ConnectError(str(exc) or "no connection") from exc
+        conn = await self._idle_connection()
         try:
-            result = await self._sqlite_transaction(conn, work, immediate=False)
+            if self._sqlite:
+                result = await self._sqlite_transaction(conn, work, immediate=False)
+            else:
+                # Begun by the first statement (SQLAlchemy's autobegin): an explicit begin
+                # would cost one more greenlet and sends nothing to the server either.
+                result = await work(conn)
+                if conn.in_transaction():
+                    await conn.commit()
         except BaseException:
-            await self._close_quietly(conn)  # in any state now: not used again
+            await self._close_quietly(conn)  # in any state now (closing rolls back): not kept
             raise
-        if len(self._readers) < _IDLE_READERS and not conn.closed and not conn.invalidated:
-            self._readers.append(conn)
+        await self._keep_idle(conn)
+        return result
+
+    async def _idle_connection(self) -> AsyncConnection:
+        """An idle connection kept by :meth:`_keep_idle`, or a new one when none is (a
+        transaction started inside another, or beside it, gets its own).
+
+        A connection taken from SQLAlchemy's pool and given back costs a greenlet each way
+        (and a ``ROLLBACK`` on the way back): more than a short transaction's statements on
+        SQLite, a third of a one-row write's time on MariaDB. Connections idle for
+        :data:`_IDLE_SECONDS` are closed rather than used: a server may have dropped them.
+        """
+        now = time.monotonic()
+        while self._idle:
+            conn, since = self._idle.pop()
+            if now - since < _IDLE_SECONDS and not conn.closed and not conn.invalidated:
+                return conn
+            await self._close_quietly(conn)
+        conn = self._engine.connect()
+        try:
+            await conn.start()
+        except OSError as exc:  # asyncpg reports a refused connection as a bare OSError
+            # a connect timeout (TimeoutError, an OSError) comes without a message
+            raise _ConnectError(str(exc) or f"no connection within {CONNECT_TIMEOUT:g} s") \
+                from exc
+        return conn
+
+    async def _keep_idle(self, conn: AsyncConnection) -> None:
+        if len(self._idle) < _IDLE_CONNECTIONS and not conn.closed and not conn.invalidated:
+            self._idle.append((conn, time.monotonic()))
         else:
             await self._close_quietly(conn)
-        return result
 
     @staticmethod
     async def _close_quietly(conn: AsyncConnection) -> None:
