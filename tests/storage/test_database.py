@@ -318,3 +318,22 @@ async def test_a_failed_read_does_not_spoil_the_next(db: Database) -> None:
         with pytest.raises(ValueError):
             await db.read(broken)
         assert await _labels(db) == []
+
+
+async def test_a_kept_connection_the_server_dropped_is_replaced(db: Database) -> None:
+    """Connections stay open between transactions; one the server closed meanwhile (a
+    restart, an idle timeout) costs the next transaction a retry, not a failure."""
+    if db.dialect_name == "sqlite":
+        pytest.skip("no server to drop a SQLite connection")
+    mysql = db.dialect_name != "postgresql"
+    own_id = text("SELECT CONNECTION_ID()" if mysql else "SELECT pg_backend_pid()")
+    kept = await db.scalar(own_id)  # this connection is kept for the next transaction
+    other = await Database.open(db.url)
+    try:
+        await other.execute(text(f"KILL {int(kept)}" if mysql
+                                 else f"SELECT pg_terminate_backend({int(kept)})"))
+    finally:
+        await other.close()
+    await db.execute(insert(t_tag).values(tag_label="after the drop"))
+    assert await _labels(db) == ["after the drop"]
+    assert await db.scalar(own_id) != kept
