@@ -244,7 +244,7 @@ def test_descriptors_running_out_are_logged_once_a_second_and_the_api_recovers(
             sock.close()
     with waiting:
         assert b"<ready" in waiting.login()
-    # a listener may still be resting (1 s) from the last failed accept()
+    # a listener may still be resting (0.1 s) from the last failed accept()
     assert login_time(node, "tcp") < 2
     output = node.output()
     elapsed = time.monotonic() - start
