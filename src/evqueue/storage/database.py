@@ -271,6 +271,9 @@ class Database:
             if now - since < _IDLE_SECONDS and not conn.closed and not conn.invalidated:
                 return conn
             await self._close_quietly(conn)
+        return await self._new_connection()
+
+    async def _new_connection(self) -> AsyncConnection:
         conn = self._engine.connect()
         try:
             await conn.start()
@@ -329,19 +332,14 @@ class Database:
         return result
 
     async def _open_writer(self) -> AsyncConnection:
-        conn = self._engine.connect()
-        try:
-            await conn.start()
-        except OSError as exc:
-            raise _ConnectError(str(exc) or "no connection") from exc
+        conn = await self._new_connection()
         self._writer = await conn.execution_options(**{_WRITE_OPTION: True})
         return self._writer
 
     async def _drop_writer(self) -> None:
         conn, self._writer = self._writer, None
         if conn is not None:
-            with contextlib.suppress(SQLAlchemyError, OSError):
-                await conn.close()
+            await self._close_quietly(conn)
 
     # --- one-statement helpers -----------------------------------------------------------
 
