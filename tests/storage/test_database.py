@@ -250,6 +250,27 @@ async def test_driver_statements_and_sqlalchemy_share_one_transaction(db: Databa
     assert await _labels(db) == ["driver", "sqlalchemy"]
 
 
+async def test_a_driver_statement_joins_what_sqlalchemy_began(db: Database) -> None:
+    """The other order: SQLAlchemy's statement begins the transaction, the driver's joins
+    it, and both are committed, or rolled back, as one."""
+    on_driver = DriverStatement(insert(t_tag))
+
+    async def both(conn: AsyncConnection, fail: bool) -> None:
+        await conn.execute(insert(t_tag).values(tag_label=f"sqlalchemy {fail}"))
+        await on_driver.execute(conn, {"tag_label": f"driver {fail}"})
+        if fail:
+            raise ValueError("caller's own error")
+
+    with pytest.raises(ValueError):
+        await db.write(lambda conn: both(conn, True))
+    await db.write(lambda conn: both(conn, False))
+    other = await Database.open(db.url)  # what another connection sees: committed rows only
+    try:
+        assert await _labels(other) == ["driver False", "sqlalchemy False"]
+    finally:
+        await other.close()
+
+
 async def test_a_write_on_the_driver_alone_is_committed_or_rolled_back(db: Database) -> None:
     on_driver = DriverStatement(insert(t_tag))
 
@@ -320,9 +341,12 @@ async def test_a_failed_read_does_not_spoil_the_next(db: Database) -> None:
         assert await _labels(db) == []
 
 
-async def test_a_kept_connection_the_server_dropped_is_replaced(db: Database) -> None:
+@pytest.mark.parametrize("first", ["sqlalchemy", "driver"])
+async def test_a_kept_connection_the_server_dropped_is_replaced(db: Database, first: str
+                                                                ) -> None:
     """Connections stay open between transactions; one the server closed meanwhile (a
-    restart, an idle timeout) costs the next transaction a retry, not a failure."""
+    restart, an idle timeout) costs the next transaction a retry, not a failure, whether
+    its first statement runs through SQLAlchemy or on the driver."""
     if db.dialect_name == "sqlite":
         pytest.skip("no server to drop a SQLite connection")
     mysql = db.dialect_name != "postgresql"
@@ -334,6 +358,10 @@ async def test_a_kept_connection_the_server_dropped_is_replaced(db: Database) ->
                                  else f"SELECT pg_terminate_backend({int(kept)})"))
     finally:
         await other.close()
-    await db.execute(insert(t_tag).values(tag_label="after the drop"))
+    if first == "driver":
+        await db.write(lambda conn: DriverStatement(insert(t_tag)).execute(
+            conn, {"tag_label": "after the drop"}))
+    else:
+        await db.execute(insert(t_tag).values(tag_label="after the drop"))
     assert await _labels(db) == ["after the drop"]
     assert await db.scalar(own_id) != kept

@@ -53,6 +53,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
 from sqlalchemy.util.concurrency import await_
 
+from evqueue.storage.driver_statements import commit_begun
 from evqueue.storage.errors import DatabaseUnavailable, StorageError
 from evqueue.storage.network import CONNECT_TIMEOUT, connect_args, watch_dead_links
 from evqueue.storage.sqlite_driver import begin as sqlite_begin
@@ -245,11 +246,14 @@ class Database:
             if self._sqlite:
                 result = await self._sqlite_transaction(conn, work, immediate=False)
             else:
-                # Begun by the first statement (SQLAlchemy's autobegin): an explicit begin
-                # would cost one more greenlet and sends nothing to the server either.
+                # Begun by the first statement (SQLAlchemy's autobegin, or a driver
+                # statement's): an explicit begin would cost one more greenlet and sends
+                # nothing to the server either.
                 result = await work(conn)
                 if conn.in_transaction():
                     await conn.commit()
+                else:  # driver statements alone began one: SQLAlchemy would not commit it
+                    await commit_begun(conn)
         except BaseException:
             await self._close_quietly(conn)  # in any state now (closing rolls back): not kept
             raise
@@ -303,9 +307,9 @@ class Database:
         a greenlet maps and unmaps a stack for Python's frames when it starts and ends (an
         ``munmap`` makes the kernel flush the other CPUs' address caches): a seventh of the
         engine's time for a launch alone. The storage verbs on the hot paths run their
-        statements on the driver too (:mod:`evqueue.storage.driver_statements`); a verb that
-        uses ``conn.execute`` makes SQLAlchemy join this transaction (its ``begin`` event
-        sees it open), and SQLAlchemy commits it then.
+        statements on the driver too (:mod:`evqueue.storage.driver_statements`); a verb
+        that uses ``conn.execute`` makes SQLAlchemy join this transaction (its ``begin``
+        event sees it open), and SQLAlchemy commits it then.
         """
         inline = conn.sync_connection.connection.driver_connection
         driver: sqlite3.Connection = inline._conn
