@@ -95,3 +95,20 @@ def test_a_user_s_launches_are_checked_and_ordered_too(node):
         answers = launched(wire, requests)
     ids = [int(a.get("workflow-instance-id")) for a in answers]
     assert ids == sorted(ids) and len(set(ids)) == 20
+
+
+def test_a_launch_answered_alone_has_started_when_the_next_command_asks(node):
+    """A lone asynchronous launch is answered before its task is handed to the forker; the
+    command right after it finds the instance started (or already ended), never unstarted."""
+    with Wire(node, "unix") as wire:
+        wire.login()
+        for _ in range(20):
+            wire.send("<instance action='launch' name='w'/>\n")
+            (answer,) = replies(wire, 1)
+            wire.send(f"<instance action='query' id='{answer.get('workflow-instance-id')}'/>\n")
+            (queried,) = replies(wire, 1)
+            workflow = queried.find("workflow")
+            assert workflow is not None
+            assert workflow.get("status") in ("EXECUTING", "TERMINATED")
+            assert workflow.find(".//task").get("status") in (
+                "QUEUED", "EXECUTING", "TERMINATED")

@@ -96,6 +96,27 @@ class TestLaunch:
         assert engine.query(12345) is None
         await engine.stop()
 
+    async def test_a_launch_started_later_is_answered_before_its_task_is_handed_on(self):
+        engine, launcher, *_ = make_engine({"one": ONE}, script=lambda c: HOLD,
+                                           queues=(QueueDefinition("default", 5),))
+
+        def running() -> int:
+            return engine.pool.figures("default").running_tasks  # type: ignore[union-attr]
+
+        first = await engine.launch("one", start_later=True)
+        assert running() == 0  # answered before its task went to a queue
+        assert etree.fromstring(engine.query(first)).get("status") == "EXECUTING"
+        assert running() == 1  # asking about it started it
+        await engine.launch("one", start_later=True)
+        await engine.launch("one", start_later=True)
+        assert running() == 1
+        await asyncio.sleep(0)  # the loop's next turn starts them
+        assert running() == 3
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert len(launcher.spawned) == 3
+        await engine.stop()
+
     async def test_end_listener(self):
         engine, *_ = make_engine({"one": ONE}, script=lambda c: Outcome(1))
         ended = []

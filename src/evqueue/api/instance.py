@@ -87,7 +87,9 @@ async def launch(ctx: ApiContext, session: Session, cmd: Command) -> Response:
     instance_id = await engine.launch(
         name, _unique(cmd.parameters), host=host, user=cmd.get_str("user", "") if host else "",
         comment=cmd.get_str("comment", ""),
-        turn=current_turn() if mode == "asynchronous" else None)
+        turn=current_turn() if mode == "asynchronous" else None,
+        # answered before its tasks are handed to the forker (a synchronous launch waits)
+        start_later=mode == "asynchronous")
     attrs = {"workflow-instance-id": str(instance_id)}
     if mode == "synchronous":
         finished = await engine.wait(instance_id, timeout or None)

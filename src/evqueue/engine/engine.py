@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import datetime
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 
@@ -104,6 +105,8 @@ class Engine:
         self._launcher, self._store, self._source = launcher, store, source
         self._clock = clock or SystemClock()
         self._instances: dict[int, Instance] = {}
+        # Launched and answered, started in the loop's next turn (launch(start_later=True)).
+        self._starting: dict[int, datetime.datetime] = {}
         self._done: dict[int, asyncio.Future[bool]] = {}  # instances someone waits for
         self._shut_down = False
         self._recent: collections.OrderedDict[int, bool] = collections.OrderedDict()
@@ -119,16 +122,18 @@ class Engine:
 
     def instance(self, instance_id: int) -> Instance | None:
         """The running instance *instance_id*, or None."""
+        self._start_launched()
         return self._instances.get(instance_id)
 
     def instances(self) -> list[Instance]:
         """The running instances, by id."""
+        self._start_launched()
         return [self._instances[i] for i in sorted(self._instances)]
 
     def query(self, instance_id: int) -> str | None:
         """The live XML of a running instance, or None (the caller then reads the store)."""
         self.stats.workflow_status_queries += 1
-        instance = self._instances.get(instance_id)
+        instance = self.instance(instance_id)
         return instance.to_xml() if instance is not None else None
 
     def status(self, limit: int = 0) -> tuple[int, list[etree._Element]]:
@@ -163,12 +168,17 @@ class Engine:
         comment: str = "",
         schedule_id: int | None = None,
         turn: LaunchTurn | None = None,
+        start_later: bool = False,
     ) -> int:
         """Launch a workflow (by name or id); return the new instance id.
 
         With a ``turn``, the instance asks for its id (its row) only once the launches before
         it in that order did, and then lets the next one go: launches that run at the same
         time wait for the store together and still get their ids in order.
+
+        With ``start_later``, the instance starts (its tasks are queued and handed to the
+        forker) in the loop's next turn, so that a caller that answers at once answers first.
+        Whatever asks the engine about its instances meanwhile starts it then.
 
         Raises:
             UnknownObjectName: unknown workflow or retry schedule.
@@ -211,8 +221,22 @@ class Engine:
         self._register(instance)
         # Level ≥ 2: the row holds the unstarted instance, so an engine killed from now on
         # starts it again (no task can have started before a newer savepoint is stored).
-        self._apply(instance, instance.start(now))
+        if start_later:
+            if not self._starting:
+                asyncio.get_running_loop().call_soon(self._start_launched)
+            self._starting[instance.id] = now
+        else:
+            self._apply(instance, instance.start(now))
         return instance.id
+
+    def _start_launched(self) -> None:
+        """Start the instances launched with ``start_later`` (in the order of their launch)."""
+        while self._starting:
+            instance_id, now = next(iter(self._starting.items()))
+            del self._starting[instance_id]
+            instance = self._instances.get(instance_id)
+            if instance is not None:
+                self._step(instance, instance.start, now)
 
     async def wait(self, instance_id: int, timeout: float | None = None) -> bool:
         """Wait for an instance to end: True when it ended, False on timeout or shutdown.
@@ -584,7 +608,7 @@ class Engine:
     # -- helpers ------------------------------------------------------------------------------
 
     def _running(self, instance_id: int) -> Instance:
-        instance = self._instances.get(instance_id)
+        instance = self.instance(instance_id)
         if instance is None or instance.status != Status.EXECUTING:
             raise UnknownInstance("Unknown workflow instance")
         return instance
