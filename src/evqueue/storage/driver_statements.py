@@ -75,7 +75,6 @@ class DriverStatement:
             compiled = self._compiled[cache_key] = (sql.string, order, literals, returning)
         return compiled
 
-
     def _rows(self, dialect: Dialect, rows: Sequence[Mapping[str, Any]]
               ) -> tuple[str, list[tuple[Any, ...]], bool]:
         sql, order, literals, returning = self._compile(dialect, tuple(rows[0]))
@@ -171,7 +170,7 @@ def _translated(conn: AsyncConnection, adapter: Any, sql: str, values: Any,
         except Exception as raised:  # noqa: BLE001 - translated, or the error itself
             exc = raised
     if not isinstance(exc, dbapi.Error):
-        return exc  # not the database's (a cancellation, a bug): as SQLAlchemy lets it go
+        return exc  # not the database's (a bug): raised as it is, as SQLAlchemy does
     return DBAPIError.instance(
         sql, values, exc, dbapi.Error,
         connection_invalidated=conn.dialect.is_disconnect(exc, adapter, None))
