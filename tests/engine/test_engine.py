@@ -117,6 +117,15 @@ class TestLaunch:
         assert len(launcher.spawned) == 3
         await engine.stop()
 
+    async def test_a_launch_not_started_yet_when_the_engine_stops_is_saved_queued(self):
+        engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD)
+        instance_id = await engine.launch("one", start_later=True)
+        await engine.stop()
+        root = xml_of(store, instance_id)
+        assert root.get("status") == "EXECUTING"
+        assert root.find(".//task").get("status") == "QUEUED"  # the next start runs it
+        assert launcher.spawned == []
+
     async def test_end_listener(self):
         engine, *_ = make_engine({"one": ONE}, script=lambda c: Outcome(1))
         ended = []
