@@ -143,6 +143,11 @@ class Runner:
             self.on_ready()
             await self._stop.wait()
             log.log(25, "node %s stopping", self.cfg.node_name)
+            if self.scheduler is not None:
+                # First: while the listeners close (a busy connection may take
+                # api_server.SHUTDOWN_GRACE), a stopping node launches nothing new; another
+                # node fires the due times of an "any" schedule meanwhile.
+                await self.scheduler.stop()
 
     async def _start_engine(self, ctx: ApiContext, stack: contextlib.AsyncExitStack) -> None:
         """The engine, resumed, then the process manager that feeds it task exits."""
