@@ -2,9 +2,10 @@
 
 The tasks (monitored by processes of their own) go on while the engine is down; their exits wait
 in the node's SysV queue. The restarted engine resumes the instances from their savepoints
-(level 2: written when tasks start and end), re-attaches the running tasks by tid and collects
-the waiting exits: every instance ends TERMINATED with each task's own retval and output, and no
-task runs twice (each appends its name to a shared file when it starts).
+(level 2: written as tasks run and end; each start is recorded first, in a file), re-attaches
+the running tasks by tid and collects the waiting exits: every instance ends TERMINATED with
+each task's own retval and output, and no task runs twice (each appends its name to a shared
+file when it starts).
 """
 
 from __future__ import annotations
@@ -190,3 +191,39 @@ exit 3
     assert (task.get("retval"), task.find("output").text) == ("3", "kept output\n")
     assert LOST_EXIT not in (task.findtext("stderr") or "")
     assert not list((node.directory).rglob("*-*.status")), "released once stored"
+
+
+@pytest.mark.parametrize("shape", ["alone", "second"])
+def test_a_task_that_kills_its_engine_as_it_starts_runs_once(node, shape):
+    """Nothing is stored as a task starts, only its start record: the task kills the engine
+    (kill -9) at once, before any savepoint can say it started. The restarted engine finds
+    the record and the monitor's status file, re-attaches the task instead of starting it
+    again, and collects its exit. ``second``: the task is in a sub-job, started when another
+    task ended (the savepoint stored may then hold that task running, or ended)."""
+    runs = node.shared / f"killer-{shape}.runs"
+    node.task(f"killer-{shape}.sh", f"""
+echo "$1" >> {runs}
+[ "$1" = first ] && exit 0
+kill -9 $(cat {node.pidfile})
+{node.gate(f"killer-{shape}")}
+echo "survived"
+""")
+    killer = f"<task name='k' path='killer-{shape}.sh killer' queue='crash'/>"
+    xml = one_job(killer)
+    if shape == "second":
+        xml = (f"<workflow><subjobs><job name='j'><tasks><task name='f' "
+               f"path='killer-{shape}.sh first' queue='crash'/></tasks><subjobs>"
+               f"<job name='then'><tasks>{killer}</tasks></job></subjobs></job></subjobs>"
+               "</workflow>")
+    node.workflow(f"killer-{shape}", xml)
+    instance_id = node.start_instance(f"killer-{shape}")
+    wait_until(lambda: node.process.poll() is not None, 20, "the task kills the engine")
+    node.stop()
+    assert read_lines(runs)[-1] == "killer"
+    node.start()
+    node.open_gate(f"killer-{shape}")
+    node.wait(instance_id)
+    task = node.query(instance_id).find(".//task[@name='k']")
+    assert (task.get("retval"), task.findtext("output")) == ("0", "survived\n")
+    expected = ["first", "killer"] if shape == "second" else ["killer"]
+    assert read_lines(runs) == expected, "the task ran once"

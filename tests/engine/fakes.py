@@ -87,13 +87,17 @@ class FakeLauncher:
     killed: list[tuple[int, int]] = field(default_factory=list)
     released: list[int] = field(default_factory=list)  # tids whose result was stored
     monitors: dict[int, int] = field(default_factory=dict)  # started_monitor's answers
+    # start records: (instance id, evqid) → tids, as spawn's record leaves them
+    records: dict[tuple[int, str], list[int]] = field(default_factory=dict)
     max_running: int = 0
     _pids: itertools.count = field(default_factory=lambda: itertools.count(1000))
     _exits: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def spawn(self, tid: int, command: TaskCommand) -> int:
+    async def spawn(self, tid: int, command: TaskCommand, record: bool = False) -> int:
         if self.fail_with is not None:
             raise LaunchError(self.fail_with)
+        if record:
+            self.records.setdefault((command.instance_id, command.evqid), []).append(tid)
         spawned = Spawned(tid, next(self._pids), command)
         self.spawned.append(spawned)
         self.running[tid] = spawned
@@ -113,6 +117,9 @@ class FakeLauncher:
 
     def started_monitor(self, tid: int) -> int | None:
         return self.monitors.get(tid)
+
+    def recorded_tids(self, instance_id: int, evqid: str) -> list[int]:
+        return self.records.pop((instance_id, evqid), [])
 
     def finish(self, tid: int, outcome: Outcome = Outcome()) -> asyncio.Task[None]:
         """End a running task; the engine hears of it on the next loop iteration."""

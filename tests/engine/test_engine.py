@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from dataclasses import replace
 
 import pytest
 from lxml import etree
@@ -333,13 +334,16 @@ class TestControl:
         engine, launcher, store, _ = make_engine({"one": ONE})
 
         class Racing:
-            async def spawn(self, tid, command):
+            async def spawn(self, tid, command, record=False):
                 await engine.task_exited(tid, 0, "fast", "", "")  # exit seen first
                 await asyncio.sleep(0)
                 return 77
 
             def kill(self, tid, pid):
                 pass
+
+            def recorded_tids(self, instance_id, evqid):
+                return []
 
         engine._launcher = Racing()
         instance_id = await engine.launch("one")
@@ -356,7 +360,7 @@ class TestControl:
         started = asyncio.Event()
 
         class Racing:
-            async def spawn(self, tid, command):
+            async def spawn(self, tid, command, record=False):
                 engine.task_progress(tid, 40)  # progress seen first
                 await asyncio.sleep(0)
                 started.set()
@@ -364,6 +368,9 @@ class TestControl:
 
             def kill(self, tid, pid):
                 pass
+
+            def recorded_tids(self, instance_id, evqid):
+                return []
 
         engine._launcher = Racing()
         instance_id = await engine.launch("one")
@@ -456,13 +463,18 @@ class TestRestart:
         assert outputs.text == "done"
 
     @pytest.mark.parametrize("started", [True, False])
-    async def test_a_task_stored_as_starting_is_asked_about(self, started):
-        """A task is stored with its tid before its process starts; after a crash, the
-        process layer tells whether it started (attached, never run again) or not (run)."""
-        store, at_spawn = MemoryStore(), MemoryStore()
+    @pytest.mark.parametrize("stored", ["launch", "queued", "starting"])
+    async def test_a_task_recorded_as_starting_is_asked_about(self, started, stored):
+        """Nothing is stored as a task starts: its start is recorded by the process layer
+        first. After a crash there, whatever savepoint the store holds (the launch's, one
+        with the task queued, one with its tid too), the process layer tells whether it
+        started (attached, never run again) or not (run once)."""
+        store = MemoryStore()
+        at_spawn: dict = {}
 
-        def crash_point(command):  # what the store holds as the process starts
-            at_spawn.rows = dict(store.rows)
+        def crash_point(command):  # what the store and the engine hold as the process starts
+            row = store.rows[instance_id]
+            at_spawn["row"], at_spawn["xml"] = row, engine.query(instance_id)
             return HOLD
 
         engine, launcher, _, clock = make_engine({"one": ONE}, store=store,
@@ -470,23 +482,75 @@ class TestRestart:
         instance_id = await engine.launch("one")
         await launcher.settle()
         tid = launcher.spawned[0].tid
-        task = xml_of(at_spawn, instance_id).find(".//task")
-        assert (task.get("status"), task.get("tid")) == ("QUEUED", str(tid))
-        store.rows = at_spawn.rows  # the engine dies there
+        # No write before the start: the store holds the launch's row, nothing started.
+        assert etree.fromstring(at_spawn["row"].savepoint).find(".//task").get("status") is None
+        [(owner, tids)] = launcher.records.items()
+        assert owner[0] == instance_id and tids == [tid]
+        evqid = owner[1]
+        row = at_spawn["row"]
+        if stored != "launch":
+            tree = etree.fromstring(at_spawn["xml"])
+            task = tree.find(".//task")
+            assert (task.get("status"), task.get("tid")) == ("QUEUED", str(tid))
+            if stored == "queued":
+                del task.attrib["tid"]
+            row = replace(row, savepoint=etree.tostring(tree, encoding="unicode"))
+        store.rows = {instance_id: row}  # the engine dies there
         engine2, launcher2, _, _ = make_engine({"one": ONE}, store=store, clock=clock,
                                                script=lambda c: HOLD)
+        launcher2.records = {(instance_id, evqid): [tid]}
         if started:
             launcher2.monitors[tid] = 4321
         assert await engine2.resume() == [instance_id]
         await launcher2.settle()
         if started:
             assert launcher2.spawned == [] and engine2.attached_tasks() == [(tid, 4321)]
+            task = etree.fromstring(engine2.query(instance_id)).find(".//task")
+            assert (task.get("status"), task.get("tid"), task.get("pid")) == (
+                "EXECUTING", str(tid), "4321")
             await engine2.task_exited(tid, 0, "once", "", "")
         else:
             assert [s.command.name for s in launcher2.spawned] == ["t"]
             await launcher2.finish(launcher2.spawned[0].tid, Outcome(0, "once"))
         assert await engine2.wait(instance_id, timeout=5)
         assert xml_of(store, instance_id).find(".//task").findtext("output") == "once"
+        await engine.stop()
+
+    async def test_a_sub_job_task_the_previous_run_started_is_attached(self):
+        """The previous run received a's exit, started b (a's sub-job) and died before any
+        savepoint said so: a is resumed running, its exit collected again, and b, recorded
+        as started, is attached instead of run a second time."""
+        chain = ('<workflow><subjobs><job name="j"><tasks><task name="a" path="/bin/a" '
+                 'queue="default"/></tasks><subjobs><job name="k"><tasks><task name="b" '
+                 'path="/bin/b" queue="default"/></tasks></job></subjobs></job></subjobs>'
+                 '</workflow>')
+        store = MemoryStore()
+        engine, launcher, _, clock = make_engine({"chain": chain}, store=store,
+                                                 script=lambda c: HOLD, savepoint_window=60)
+        instance_id = await engine.launch("chain")
+        await launcher.settle()  # a runs, stored so
+        [a] = launcher.spawned
+        before = dict(store.rows)
+        launcher.finish(a.tid, Outcome(0, "a's"))
+        await asyncio.sleep(0.05)
+        [_, b] = launcher.spawned
+        store.rows = before  # the engine dies there: b's start is only recorded
+        assert xml_of(store, instance_id).find(".//task[@name='a']").get("status") == "EXECUTING"
+        engine2, launcher2, _, _ = make_engine({"chain": chain}, store=store, clock=clock,
+                                               script=lambda c: HOLD)
+        launcher2.records = dict(launcher.records)
+        launcher2.monitors = {a.tid: a.pid, b.tid: b.pid}
+        await engine2.resume()
+        await engine2.task_exited(a.tid, 0, "a's", "", "")  # collected after the restart
+        await launcher2.settle()
+        assert launcher2.spawned == [] and engine2.attached_tasks() == [(b.tid, b.pid)]
+        task = etree.fromstring(engine2.query(instance_id)).find(".//task[@name='b']")
+        assert (task.get("status"), task.get("tid")) == ("EXECUTING", str(b.tid))
+        await engine2.task_exited(b.tid, 0, "b's", "", "")
+        assert await engine2.wait(instance_id, timeout=5)
+        final = xml_of(store, instance_id)
+        assert [t.findtext("output") for t in final.iter("task")] == ["a's", "b's"]
+        assert engine2.queue_statistics()[0].running_tasks == 0
         await engine.stop()
 
     async def test_a_result_is_released_once_stored(self):
@@ -591,11 +655,10 @@ class TestLevelTwoBeyondEvqueue:
                                                  savepoint_window=0.05)
         first, second = await engine.launch("one"), await engine.launch("one")
         await asyncio.sleep(0.3)  # the window's own timer, not idle(), writes the rest
-        # One write before the task of the first starts (its tid), one for both launches'
-        # changes gathered in the window (the rows hold the unstarted instances).
-        assert len(store.batches) == 2
-        assert {w.instance_id for w in store.batches[0]} == {first}
-        assert {w.instance_id for w in store.batches[1]} == {first, second}
+        # One write for both launches' changes gathered in the window (the rows held the
+        # unstarted instances); nothing was written for the start of the first's task.
+        assert len(store.batches) == 1
+        assert {w.instance_id for w in store.batches[0]} == {first, second}
         task = xml_of(store, first).find(".//task")
         assert (task.get("tid"), task.get("status")) == ("1", "EXECUTING")
         assert xml_of(store, second).find(".//task").get("status") == "QUEUED"
@@ -658,7 +721,7 @@ class TestForkFailure:
         # the process layer reports a failed fork as an exit, then the spawn returns pid 0
         engine, launcher, store, _ = make_engine({"one": ONE})
 
-        async def failing_spawn(tid, command):
+        async def failing_spawn(tid, command, record=False):
             engine.report_exit(tid, -1, "", "Could not fork monitor: no memory", "")
             await asyncio.sleep(0)
             await asyncio.sleep(0)

@@ -7,10 +7,10 @@ arrive while no engine is there, and restarted. In the end every instance must b
 without error, with its task's output, and every task must have started and ended once.
 
 At savepoint level 2 the engine stores most changes within ``savepoint_window``; a launch
-is stored before it is answered and a task's tid before its process starts. The loop waits
-for the window before each kill; the other tests kill inside it: a launch that was answered,
-and a task that was started (by a fresh engine, or by one that just took over), must survive
-it too (docs/reliability.md, "Crash and restart").
+is stored before it is answered and a task's start recorded before its process starts. The
+loop waits for the window before each kill; the other tests kill inside it: a launch that was
+answered, and a task that was started (by a fresh engine, or by one that just took over),
+must survive it too (docs/reliability.md, "Crash and restart").
 
 One node serves the module; each test has a workflow, queue and files of its own.
 """

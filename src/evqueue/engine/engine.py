@@ -463,19 +463,20 @@ class Engine:
 
     async def _spawn(self, tid: int, queued: QueuedTask) -> None:
         instance = self._instances.get(queued.instance_id)
-        if instance is not None and self._persistence.level >= 2:
-            # The tid is stored before the process starts: a restarted engine then asks the
-            # process layer whether it started instead of starting it a second time.
+        if instance is None or self._stopping:
+            # Not started: it stays QUEUED in the shutdown savepoint.
+            slot = self._slots.release(tid)
+            if slot is not None:
+                self.pool.task_finished(slot.queue)
+            return
+        # At levels 2 and 3 the start is recorded before the process starts, by the process
+        # layer (one small file, not a savepoint): a restarted engine then asks whether it
+        # started instead of starting it a second time.
+        record = self._persistence.level >= 2
+        if record:
             instance.task_starting(queued.evqid, tid)
-            await self._persistence.store_now(instance)
-            if self._stopping or queued.instance_id not in self._instances:
-                # Not started: it stays QUEUED (with its tid) in the shutdown savepoint.
-                slot = self._slots.release(tid)
-                if slot is not None:
-                    self.pool.task_finished(slot.queue)
-                return
         try:
-            pid = await self._launcher.spawn(tid, queued.payload)
+            pid = await self._launcher.spawn(tid, queued.payload, record)
         except Exception as exc:
             message = str(exc) if isinstance(exc, LaunchError) else f"{type(exc).__name__}: {exc}"
             self._start_failed(tid, message or "Unable to execute task")
@@ -532,9 +533,32 @@ class Engine:
             return
         self._apply(instance, actions, save=save)
 
+    def _started_before(self, instance_id: int, evqid: str) -> tuple[int, int] | None:
+        """(tid, monitor pid) if the previous run started this task: it recorded the start
+        (``spawn``'s *record*) and a monitor started under that tid. The savepoint may not
+        say so: nothing is stored as a task starts, and its instance may even be stored as
+        launched, or the task not created yet (a sub-job's, started by an exit the previous
+        run had received)."""
+        for tid in self._launcher.recorded_tids(instance_id, evqid):
+            if (pid := self._launcher.started_monitor(tid)) is not None:
+                return tid, pid
+        return None
+
+    def _adopt(self, instance_id: int, evqid: str, queue: str, tid: int,
+               pid: int) -> list[Action]:
+        """Take a task about to be queued as running under *tid*, started by the previous
+        run (its exit comes as a resumed task's)."""
+        if queue:
+            self.pool.attach(queue)
+        self._slots.attach(tid, Slot(instance_id, evqid, queue, pid, resumed=True))
+        instance = self._instances[instance_id]
+        return instance.task_running(evqid, tid, pid, self._clock.now())
+
     def _perform(self, action: Action) -> list[Action]:
         match action:
             case EnqueueTask(instance_id=iid, evqid=evqid, queue=queue, command=command):
+                if (started := self._started_before(iid, evqid)) is not None:
+                    return self._adopt(iid, evqid, queue, *started)
                 self.pool.enqueue(queue, QueuedTask(iid, evqid, command))
                 self.events.emit(EventType.QUEUE_ENQUEUE, 0)
             case AttachTask(instance_id=iid, evqid=evqid, queue=queue, tid=tid, pid=pid):

@@ -17,9 +17,9 @@ instance changed meanwhile is written, in its latest state, in one batch. An eng
 SIGKILL is then resumed from savepoints at most that old.
 
 A task's result is "held" until a write that contains it is stored: only then may the
-process layer drop what it kept to rebuild it (``release``). Before a task starts the
-instance is written at once (:meth:`Persistence.store_now`): an engine killed right after
-must not start the task again.
+process layer drop what it kept to rebuild it (``release``). A task's start writes nothing
+here: the process layer records it before the process starts (its start record), so that an
+engine killed right after does not start the task again.
 
 At shutdown every running instance is written, whatever the level (an insert at levels 0/1:
 those rows are deleted again once resumed). The sequence of levels 0/1 continues after
@@ -151,17 +151,6 @@ class Persistence:
         for instance in dirty.values():
             if instance.status == Status.EXECUTING:
                 self._submit(instance, terminal=False)
-
-    def store_now(self, instance: Instance) -> asyncio.Future[bool]:
-        """Write a running instance now (level ≥ 2), whatever the window; done once stored.
-
-        Used where a crash must not lose the current state: an answered launch, a task
-        about to start (so that a restarted engine does not start it again).
-        """
-        self._dirty.pop(instance.id, None)
-        if self.level >= 2 and instance.status == Status.EXECUTING:
-            return self._submit(instance, terminal=False)
-        return _done()
 
     def hold(self, instance: Instance, tid: int) -> None:
         """Task *tid*'s result went into *instance*: ``release(tid)`` once it is stored."""

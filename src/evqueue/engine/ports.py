@@ -45,11 +45,15 @@ class LaunchError(Exception):
 class TaskLauncher(Protocol):
     """Starts and kills task processes (the process layer's ProcessManager, adapted)."""
 
-    async def spawn(self, tid: int, command: TaskCommand) -> int:
+    async def spawn(self, tid: int, command: TaskCommand, record: bool = False) -> int:
         """Start *command* as task slot *tid*; return the monitor's pid.
 
+        With *record*, the start is first recorded (under the command's instance id and
+        evqid) where a restarted engine finds it (:meth:`recorded_tids`), so that the task
+        is never started twice.
+
         Raises:
-            LaunchError: the process could not be started.
+            LaunchError: the process could not be started (nor recorded).
         """
         ...
 
@@ -65,6 +69,12 @@ class TaskLauncher(Protocol):
     def started_monitor(self, tid: int) -> int | None:
         """The monitor pid of task slot *tid* if a monitor started for it (it may have
         ended since), None if none did. Read at resume, before anything is spawned."""
+        ...
+
+    def recorded_tids(self, instance_id: int, evqid: str) -> list[int]:
+        """The tids under which the previous run recorded starting this task (``spawn``'s
+        *record*), given once for each task: the records are read at the first call, before
+        this run spawns anything, and a later start of the task is this run's."""
         ...
 
 

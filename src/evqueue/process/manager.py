@@ -402,6 +402,13 @@ class ProcessManager:
         if self._gatherer is not None:
             await self._gatherer.sync()
 
+    def exit_recorded(self, tid: int) -> bool:
+        """True when task *tid*'s status file holds its retcode: the task ended, even if its
+        monitor lives on (a monitor that ran a task cleanly may run the next one)."""
+        path = task_file(self.settings.logs_directory, self.settings.node, tid, STATUS_KIND)
+        status = read_status(path)
+        return status is not None and status.retcode is not None
+
     async def lost_exit(self, tid: int, pid: int) -> TaskExit:
         """The exit of a task whose monitor ended without its exit message being received
         (a previous engine took it off the queue and was killed before storing it): the

@@ -41,6 +41,7 @@ __all__ = [
     "configured_tasks_directory",
     "resolve_task_path",
     "task_environment",
+    "node_file",
     "task_file",
     "tids_with_output",
 ]
@@ -83,6 +84,12 @@ def task_file(directory: str, node: str, tid: int, suffix: str) -> str:
         ``<directory>/<node>-<tid>.<suffix>``.
     """
     return os.path.join(directory, f"{_file_prefix(node)}-{tid}.{suffix}")
+
+
+def node_file(directory: str, node: str, suffix: str) -> str:
+    """Name of a per-node file (``<directory>/<node>.<suffix>``, the node named as in
+    :func:`task_file`)."""
+    return os.path.join(directory, f"{_file_prefix(node)}.{suffix}")
 
 
 def tids_with_output(directory: str, node: str) -> set[int]:

@@ -34,6 +34,7 @@ from evqueue.errors import UnknownObject, UnknownObjectName
 from evqueue.process.gatherer import release_paths
 from evqueue.process.manager import LOST_EXIT, ProcessManager, TaskExit, monitor_alive
 from evqueue.process.spec import ProcessSettings, TaskSpec, task_file, tids_with_output
+from evqueue.process.start_record import StartJournal
 from evqueue.process.status_file import STATUS_KIND, read_status, remove_task_files
 from evqueue.storage import datastore as datastore_verbs
 from evqueue.storage import instances as instance_verbs
@@ -106,13 +107,15 @@ class ProcessLauncher:
         self.manager: ProcessManager | None = None
         self._starting: dict[int, asyncio.Future[int]] = {}
         self._bound = asyncio.Event()
+        self.journal = StartJournal(settings.logs_directory, settings.node)
+        self._records: dict[tuple[int, str], list[int]] | None = None
 
     def bind(self, manager: ProcessManager) -> None:
         """Use ``manager`` (started) from now on; spawns asked for earlier were waiting."""
         self.manager = manager
         self._bound.set()
 
-    async def spawn(self, tid: int, command: TaskCommand) -> int:
+    async def spawn(self, tid: int, command: TaskCommand, record: bool = False) -> int:
         # Resume may queue tasks before the process manager starts (it must start after the
         # engine knows its running tids, so the exits waiting in the kernel find their task).
         await self._bound.wait()
@@ -125,12 +128,19 @@ class ProcessLauncher:
                 host=command.host, user=command.user, use_agent=command.use_agent)
         except ValueError as exc:
             raise LaunchError(str(exc)) from None
+        if record:
+            self._previous_records()  # read before this run records anything
+            try:
+                self.journal.record(tid, command.instance_id, command.evqid)
+            except OSError as exc:
+                raise LaunchError(f"Unable to record the task's start: {exc}") from None
         started = asyncio.get_running_loop().create_future()
         self._starting[tid] = started
         try:
             self.manager.spawn(spec)
         except Exception as exc:
             self._starting.pop(tid, None)
+            self.journal.forget(tid)
             raise LaunchError(str(exc)) from None
         return await started
 
@@ -140,11 +150,27 @@ class ProcessLauncher:
 
     def release(self, tid: int) -> None:
         remove_task_files(release_paths(self.settings, tid))
+        self.journal.forget(tid)
 
     def started_monitor(self, tid: int) -> int | None:
         status = read_status(task_file(self.settings.logs_directory, self.settings.node, tid,
                                        STATUS_KIND))
         return None if status is None else status.pid
+
+    def recorded_tids(self, instance_id: int, evqid: str) -> list[int]:
+        records = self._previous_records()
+        return records.pop((instance_id, evqid), []) if records else []
+
+    def _previous_records(self) -> dict[tuple[int, str], list[int]]:
+        if self._records is None:  # read once, before this run records anything
+            self._records = self.journal.read()
+        return self._records
+
+    def keep_records(self, tids: set[int]) -> None:
+        """After a restart: keep the start records of these tids only (those the engine
+        knows once the exits that waited are collected)."""
+        self._previous_records()
+        self.journal.keep_only(tids)
 
     def started(self, tid: int, pid: int) -> None:
         """ProcessManager ``on_started``."""
@@ -305,14 +331,26 @@ def deliver_exit(launcher: ProcessLauncher, engine: Engine, item: TaskExit) -> N
 async def collect_exits_after_restart(engine: Engine, manager: ProcessManager) -> None:
     """After a restart, end the re-attached tasks whose exit will never come.
 
-    A task whose monitor is gone has sent its exit before ending: once the queue is drained
+    A task whose monitor is gone, or whose status file holds its retcode (its monitor may
+    have gone on to run another task), has sent its exit: once the queue is drained
     (``manager.sync``) that exit has reached the engine, unless the previous engine had
     already taken it out of the queue before it could save it (killed then) or the monitor
-    was killed itself. Such a task ends with retcode -1 and what is left of its output files.
+    was killed itself. Such a task ends with the retcode of its status file, or with -1 and
+    what is left of its output files. What these exits start may be tasks the previous engine
+    had started too, re-attached then (``Engine._adopt``): they are looked at in turn.
     """
-    gone = [(tid, pid) for tid, pid in engine.attached_tasks() if not monitor_alive(pid)]
-    if not gone:
-        return
+    looked_at: set[int] = set()
+    while gone := [(tid, pid) for tid, pid in engine.attached_tasks() if tid not in looked_at
+                   and (not monitor_alive(pid) or manager.exit_recorded(tid))]:
+        await _collect_lost_exits(engine, manager, gone)
+        await engine.idle()  # the exits' consequences, re-attached tasks among them
+        looked_at.update(tid for tid, _ in gone)
+
+
+async def _collect_lost_exits(engine: Engine, manager: ProcessManager,
+                             gone: list[tuple[int, int]]) -> None:
+    """Deliver the exits of these re-attached tasks (tid, monitor pid) that the drained
+    queue did not bring."""
     await manager.sync()
     for tid, pid in gone:
         if engine.is_attached(tid):

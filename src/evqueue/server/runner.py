@@ -178,6 +178,8 @@ class Runner:
         launcher.bind(manager)
         await collect_exits_after_restart(engine, manager)
         remove_stale_task_files(engine, self.process_settings)
+        launcher.keep_records(engine.known_tids())
+        stack.callback(launcher.journal.close)
         ctx.services = replace(ctx.services, engine=engine, events=engine.events,
                                processes=manager)
         ctx.reload = self._reload_module
