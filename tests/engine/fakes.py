@@ -245,6 +245,7 @@ def make_engine(
     schedules: dict[str, str] | None = None,
     store: MemoryStore | None = None,
     clock: FakeClock | None = None,
+    batch_rows: Callable[[], int | None] | None = None,
     **settings: object,
 ) -> tuple[Engine, FakeLauncher, MemoryStore, FakeClock]:
     """An engine wired to fakes."""
@@ -254,7 +255,7 @@ def make_engine(
     engine = Engine(
         settings=EngineSettings(environ={}, **settings),  # type: ignore[arg-type]
         launcher=launcher, store=store, source=MemorySource(workflows, schedules),
-        queues=queues, clock=clock,
+        queues=queues, clock=clock, batch_rows=batch_rows,
     )
     launcher.engine = engine
     return engine, launcher, store, clock

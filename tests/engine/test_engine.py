@@ -118,6 +118,33 @@ class TestLaunch:
         assert len(launcher.spawned) == 3
         await engine.stop()
 
+    async def test_launches_start_one_a_turn_while_a_client_waits_in_turn(self):
+        """While a client waits for the reply of its lone launch (``batch_rows`` gives a
+        number), a burst's instances start one a loop turn, so that the client's read and
+        reply come between them; a question about instances still starts them all first."""
+        in_turn: list[int | None] = [1]
+        engine, launcher, *_ = make_engine({"one": ONE}, script=lambda c: HOLD,
+                                           queues=(QueueDefinition("default", 10),),
+                                           batch_rows=lambda: in_turn[0])
+
+        def running() -> int:
+            return engine.pool.figures("default").running_tasks  # type: ignore[union-attr]
+
+        for _ in range(4):
+            await engine.launch("one", start_later=True)
+        assert running() == 0
+        await asyncio.sleep(0)
+        assert running() == 1
+        await asyncio.sleep(0)
+        assert running() == 2
+        assert len(engine.instances()) == 4 and running() == 4  # asked: all started
+        for _ in range(3):
+            await engine.launch("one", start_later=True)
+        in_turn[0] = None  # nobody waits in turn any more: the rest at once
+        await asyncio.sleep(0)
+        assert running() == 7
+        await engine.stop()
+
     async def test_a_launch_not_started_yet_when_the_engine_stops_is_saved_queued(self):
         engine, launcher, store, _ = make_engine({"one": ONE}, script=lambda c: HOLD)
         instance_id = await engine.launch("one", start_later=True)

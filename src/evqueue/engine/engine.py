@@ -113,6 +113,7 @@ class Engine:
         self._slots = TaskSlots(settings.tid_max)
         self._persistence = Persistence(store, settings, release=self._result_stored,
                                         batch_rows=batch_rows)
+        self._batch_rows = batch_rows
         self._timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._end_listeners: list[Callable[[EndedInstance], None]] = []
@@ -223,15 +224,25 @@ class Engine:
         # starts it again (no task can have started before a newer savepoint is stored).
         if start_later:
             if not self._starting:
-                asyncio.get_running_loop().call_soon(self._start_launched)
+                asyncio.get_running_loop().call_soon(self._start_launched_in_turn)
             self._starting[instance.id] = now
         else:
             self._apply(instance, instance.start(now))
         return instance.id
 
-    def _start_launched(self) -> None:
-        """Start the instances launched with ``start_later`` (in the order of their launch)."""
-        while self._starting:
+    def _start_launched_in_turn(self) -> None:
+        """:meth:`_start_launched`, ``batch_rows()`` instances a loop turn while it gives a
+        number (a client waits in turn for the reply of its launch: its read and reply come
+        between starts, not after a burst's tens of them)."""
+        limit = self._batch_rows() if self._batch_rows is not None else None
+        self._start_launched(limit)
+        if self._starting:
+            asyncio.get_running_loop().call_soon(self._start_launched_in_turn)
+
+    def _start_launched(self, limit: int | None = None) -> None:
+        """Start the instances launched with ``start_later`` (in the order of their launch),
+        at most *limit* of them."""
+        while self._starting and (limit is None or (limit := limit - 1) >= 0):
             instance_id, now = next(iter(self._starting.items()))
             del self._starting[instance_id]
             instance = self._instances.get(instance_id)

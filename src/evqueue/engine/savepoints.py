@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -142,12 +143,15 @@ class SavepointWriter:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            pending, self._pending = self._pending, {}
             limit = self._batch_rows() if self._batch_rows is not None else None
-            if limit is not None and len(pending) > limit:
-                later = list(pending)[limit:]  # the oldest first; the rest in the next batch
-                self._pending = {key: pending.pop(key) for key in later}
+            if limit is not None and len(self._pending) > limit:
+                # The oldest first; the rest stay for the next batch (taken off the front:
+                # a backlog of thousands is not copied at each batch of one).
+                pending = {key: self._pending.pop(key)
+                           for key in list(itertools.islice(self._pending, limit))}
                 self._wakeup.set()
+            else:
+                pending, self._pending = self._pending, {}
             batch = [(_made(make, results), waiters)
                      for make, results, waiters in pending.values()]
             batch += [(write, []) for instance_id, write in self._deferred.items()
