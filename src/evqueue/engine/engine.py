@@ -221,7 +221,8 @@ class Engine:
         self.stats.workflow_instance_launched += 1
         self._register(instance)
         # Level ≥ 2: the row holds the unstarted instance, so an engine killed from now on
-        # starts it again (no task can have started before a newer savepoint is stored).
+        # starts it again (a task that started meanwhile is found in the start journal and
+        # attached, not started twice: _started_before).
         if start_later:
             if not self._starting:
                 asyncio.get_running_loop().call_soon(self._start_launched_in_turn)
@@ -481,8 +482,8 @@ class Engine:
                 self.pool.task_finished(slot.queue)
             return
         # At levels 2 and 3 the start is recorded before the process starts, by the process
-        # layer (one small file, not a savepoint): a restarted engine then asks whether it
-        # started instead of starting it a second time.
+        # layer (a line of its start journal, not a savepoint): a restarted engine then asks
+        # whether it started instead of starting it a second time (_started_before).
         record = self._persistence.level >= 2
         if record:
             instance.task_starting(queued.evqid, tid)

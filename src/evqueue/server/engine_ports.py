@@ -99,7 +99,9 @@ class ProcessLauncher:
 
     ``spawn`` waits for the forker to report the monitor's pid; an exit that arrives before
     that pid (the forker died, the fork failed) resolves the wait with pid 0 and is then
-    delivered to the engine like any exit.
+    delivered to the engine like any exit. A start the engine asks to record goes to the
+    node's start journal before the forker is asked; the journal the previous run left is
+    read once, before (``recorded_tids``).
     """
 
     def __init__(self, settings: ProcessSettings) -> None:
