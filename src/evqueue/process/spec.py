@@ -39,9 +39,9 @@ __all__ = [
     "ProcessSettings",
     "TaskSpec",
     "configured_tasks_directory",
+    "node_file",
     "resolve_task_path",
     "task_environment",
-    "node_file",
     "task_file",
     "tids_with_output",
 ]

@@ -57,18 +57,20 @@ class StartJournal:
         except OSError:
             data = b""
         self._size = len(data)
+        owners: dict[int, tuple[int, str]] = {}  # tid → (instance id, evqid), latest line
         for line in data.splitlines(keepends=True):
+            fields = line.split()
+            if not line.endswith(b"\n") or len(fields) != 3:
+                continue
             try:
-                tid = int(line.split(b" ", 1)[0])
+                tid, instance_id = int(fields[0]), int(fields[1])
             except ValueError:
                 continue
-            if line.endswith(b"\n") and len(line.split()) == 3:
-                self._keep(tid, line)
+            self._keep(tid, line)
+            owners[tid] = (instance_id, fields[2].decode(errors="replace"))
         records: dict[tuple[int, str], list[int]] = {}
-        for tid, line in sorted(self._live.items()):
-            _, instance_id, evqid = line.decode(errors="replace").split()
-            with contextlib.suppress(ValueError):
-                records.setdefault((int(instance_id), evqid), []).append(tid)
+        for tid, owner in sorted(owners.items()):
+            records.setdefault(owner, []).append(tid)
         return records
 
     def record(self, tid: int, instance_id: int, evqid: str) -> None:
@@ -111,10 +113,8 @@ class StartJournal:
         data = b"".join(self._live.values())
         temporary = self.path + ".new"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        with os.fdopen(fd, "wb") as file:  # writes it all, however the kernel splits it
+            file.write(data)
         os.replace(temporary, self.path)
         self.close()
         self._size = len(data)
